@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file bytes.hpp
+/// Byte and line utilities shared by every parser: ASCII case folding (mail grammar is ASCII
+/// case-insensitive, never locale-dependent), whitespace as RFC 5234 defines it, line splitting
+/// that accepts CRLF and bare LF, and hex digits. All functions are pure and allocation-free
+/// unless they return a std::string.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mailkit {
+
+/// RFC 5234 B.1: WSP = SP / HTAB.
+[[nodiscard]] constexpr bool is_wsp(char c) noexcept { return c == ' ' || c == '\t'; }
+/// WSP, CR or LF.
+[[nodiscard]] constexpr bool is_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+[[nodiscard]] constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+[[nodiscard]] constexpr bool is_alpha(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+[[nodiscard]] constexpr char ascii_lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+[[nodiscard]] constexpr char ascii_upper(char c) noexcept {
+  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - ('a' - 'A')) : c;
+}
+/// Value of a hex digit (either case), or -1.
+[[nodiscard]] constexpr int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/// ASCII case-insensitive equality.
+[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
+/// ASCII case-insensitive prefix test.
+[[nodiscard]] bool istarts_with(std::string_view s, std::string_view prefix) noexcept;
+/// ASCII case-insensitive search; npos when absent.
+[[nodiscard]] std::size_t ifind(std::string_view haystack, std::string_view needle) noexcept;
+/// Lower-cased copy (ASCII only; other bytes unchanged).
+[[nodiscard]] std::string to_lower(std::string_view s);
+
+/// Strip leading and trailing WSP, CR and LF.
+[[nodiscard]] std::string_view trim(std::string_view s) noexcept;
+[[nodiscard]] std::string_view trim_left(std::string_view s) noexcept;
+[[nodiscard]] std::string_view trim_right(std::string_view s) noexcept;
+
+/// Does the input contain any byte above 0x7F?
+[[nodiscard]] bool has_8bit(std::string_view s) noexcept;
+/// Is the input well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF)?
+[[nodiscard]] bool is_valid_utf8(std::string_view s) noexcept;
+/// Copy of s with every ill-formed UTF-8 sequence replaced by U+FFFD.
+[[nodiscard]] std::string sanitize_utf8(std::string_view s);
+/// Append the UTF-8 encoding of a code point (U+FFFD for invalid ones).
+void append_utf8(std::string& out, char32_t cp);
+
+/// One line of a buffer: the text without its line ending, and where the next line starts.
+struct line_view {
+  std::string_view text; ///< without CR LF / LF
+  std::size_t next = 0;  ///< offset of the byte after the line ending (== size at the end)
+  bool terminated = false; ///< false for a last line with no line ending
+};
+/// The line that starts at `pos`. A line ends at LF; a CR just before that LF is not part of the
+/// text. A bare CR is kept in the text (callers that must reject it, such as SMTP, check).
+[[nodiscard]] line_view line_at(std::string_view buf, std::size_t pos) noexcept;
+
+/// Case-insensitive hash and equality for unordered containers keyed by header or tag names.
+struct iless {
+  [[nodiscard]] bool operator()(std::string_view a, std::string_view b) const noexcept;
+};
+
+} // namespace mailkit
