@@ -190,6 +190,7 @@ void decoder::feed(std::string_view in, std::string& out) {
           continue;
         }
       }
+      if (p == end) break;
     }
     // Careful path: one character, then back to the fast loop at the next quantum boundary.
     slow(*p++);

@@ -193,6 +193,7 @@ public:
   [[nodiscard]] std::size_t size() const noexcept;
 
 private:
+  friend expected<message> parse(std::string data, const limits& lim);
   struct state;
   std::unique_ptr<state> st_;
 };

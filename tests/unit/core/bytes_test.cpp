@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <mailkit/core/bytes.hpp>
+#include <mailkit/core/clock.hpp>
+#include <mailkit/core/error.hpp>
+#include <mailkit/core/log.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <vector>
+
+using namespace mailkit;
+
+TEST(bytes, case_folding_is_ascii_only) {
+  EXPECT_TRUE(iequals("Content-Type", "content-TYPE"));
+  EXPECT_FALSE(iequals("\xC3\x89", "\xC3\xA9")); // no locale folding of UTF-8
+  EXPECT_TRUE(istarts_with("Subject: x", "SUBJECT"));
+  EXPECT_EQ(ifind("abcDEF", "cde"), 2u);
+  EXPECT_EQ(to_lower("MiXeD-1"), "mixed-1");
+}
+
+TEST(bytes, trim_and_lines) {
+  EXPECT_EQ(trim(" \t x y \r\n"), "x y");
+  const std::string_view buf = "one\r\ntwo\nthree";
+  auto l = line_at(buf, 0);
+  EXPECT_EQ(l.text, "one");
+  EXPECT_TRUE(l.terminated);
+  l = line_at(buf, l.next);
+  EXPECT_EQ(l.text, "two");
+  l = line_at(buf, l.next);
+  EXPECT_EQ(l.text, "three");
+  EXPECT_FALSE(l.terminated);
+  EXPECT_EQ(line_at("bare\rcr\n", 0).text, "bare\rcr");
+}
+
+TEST(bytes, utf8_validation) {
+  struct row {
+    std::string_view s;
+    bool ok;
+  };
+  // RFC 3629 §4 edge cases as rows.
+  const row rows[] = {{"plain", true},          {"caf\xC3\xA9", true},       {"\xE2\x82\xAC", true},
+                      {"\xF0\x9F\x98\x80", true}, {"\xC0\xAF", false},         {"\xE0\x80\xAF", false},
+                      {"\xED\xA0\x80", false},    {"\xF4\x90\x80\x80", false}, {"\xC3", false},
+                      {"\xFF", false}};
+  for (const auto& r : rows) EXPECT_EQ(is_valid_utf8(r.s), r.ok) << r.s;
+  EXPECT_EQ(sanitize_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_TRUE(has_8bit("abcdefghij\x80"));
+  EXPECT_FALSE(has_8bit("abcdefghijklmnop"));
+}
+
+TEST(error, permanence) {
+  EXPECT_TRUE(is_permanent(make_error_code(errc::malformed_input)));
+  EXPECT_FALSE(is_permanent(make_error_code(errc::io_error)));
+  EXPECT_FALSE(is_permanent(error_code(ENOSPC, boost::system::system_category())));
+  EXPECT_TRUE(is_permanent(error_code(EACCES, boost::system::system_category())));
+  EXPECT_FALSE(is_permanent(error_code{}));
+  EXPECT_EQ(make_error_code(errc::limit_exceeded).message(), "limit exceeded");
+}
+
+TEST(clock, manual_clock_moves_when_told) {
+  manual_clock c;
+  const auto t0 = c.now();
+  c.advance(std::chrono::seconds(5));
+  EXPECT_EQ(c.now() - t0, std::chrono::seconds(5));
+}
+
+TEST(log, sink_receives_at_or_above_level) {
+  std::vector<std::string> seen;
+  set_log_sink([&](log_level, std::string_view comp, std::string_view msg) {
+    seen.push_back(std::string(comp) + ":" + std::string(msg));
+  }, log_level::notice);
+  log(log_level::info, "mime", "dropped");
+  log(log_level::warning, "mime", "kept");
+  EXPECT_FALSE(log_enabled(log_level::debug));
+  set_log_sink({});
+  log(log_level::error, "mime", "no sink");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], "mime:kept");
+}
