@@ -276,37 +276,72 @@ std::optional<std::string> message::filename(const part& p) const {
   return std::nullopt;
 }
 
-std::vector<const part*> message::attachments() const {
-  std::vector<const part*> out;
-  // Depth-first over the tree, not descending into embedded messages (each is one attachment).
-  std::vector<std::size_t> todo{0};
-  while (!todo.empty()) {
-    const part& p = parts_[todo.back()];
-    todo.pop_back();
-    if (p.is_multipart) {
-      for (auto it = p.children.rbegin(); it != p.children.rend(); ++it) todo.push_back(*it);
-      continue;
+namespace {
+
+// RFC 8621 §4.1.4: image/*, audio/* and video/* may be shown inline.
+bool is_inline_media(const content_type& t) {
+  return t.type == "image" || t.type == "audio" || t.type == "video";
+}
+
+struct structure_walk {
+  const message& m;
+  message::body_parts& out;
+
+  // RFC 8621 §4.1.4 parseStructure(): text_body / html_body are null once an alternative branch
+  // has decided against them, which is why they are pointers.
+  void parse(const std::vector<std::size_t>& parts, std::string_view multipart_type, bool in_alternative,
+             std::vector<const part*>* html_body, std::vector<const part*>* text_body) {
+    const std::size_t text_length = text_body ? text_body->size() : npos;
+    const std::size_t html_length = html_body ? html_body->size() : npos;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      const part& p = m.parts()[parts[i]];
+      const bool is_text = p.type.is("text", "plain");
+      const bool is_html = p.type.is("text", "html");
+      const bool attachment_disposition = p.disposition && p.disposition->type == "attachment";
+      const bool is_inline = !attachment_disposition && (is_text || is_html || is_inline_media(p.type)) &&
+                             (i == 0 || (multipart_type != "related" &&
+                                         (is_inline_media(p.type) || !m.filename(p))));
+      if (p.is_multipart) {
+        const std::string_view sub = p.type.subtype;
+        parse(p.children, sub, in_alternative || sub == "alternative", html_body, text_body);
+      } else if (is_inline) {
+        if (multipart_type == "alternative") {
+          if (is_text) text_body->push_back(&p);
+          else if (is_html) html_body->push_back(&p);
+          else out.attachments.push_back(&p);
+          continue;
+        }
+        if (in_alternative) {
+          if (is_text) html_body = nullptr;
+          if (is_html) text_body = nullptr;
+        }
+        if (text_body) text_body->push_back(&p);
+        if (html_body) html_body->push_back(&p);
+        if ((!text_body || !html_body) && is_inline_media(p.type)) out.attachments.push_back(&p);
+      } else {
+        out.attachments.push_back(&p);
+      }
     }
-    const bool disposition_attachment = p.disposition && p.disposition->type == "attachment";
-    if (p.index != 0 && p.is_message) {
-      out.push_back(&p);
-      continue;
+    if (multipart_type == "alternative" && text_body && html_body) {
+      // Only an HTML part was found: it serves as the text body too, and the other way round.
+      if (text_length == text_body->size() && html_length != html_body->size())
+        for (std::size_t i = html_length; i < html_body->size(); ++i) text_body->push_back((*html_body)[i]);
+      if (html_length == html_body->size() && text_length != text_body->size())
+        for (std::size_t i = text_length; i < text_body->size(); ++i) html_body->push_back((*text_body)[i]);
     }
-    if (disposition_attachment || filename(p)) {
-      out.push_back(&p);
-      continue;
-    }
-    if (p.is_message) { // a root message/rfc822: its content is the embedded message
-      for (auto c : p.children) todo.push_back(c);
-      continue;
-    }
-    const bool body_text = p.type.type == "text" && (p.type.subtype == "plain" || p.type.subtype == "html" ||
-                                                     p.type.subtype.empty());
-    if (!body_text && p.index != 0) out.push_back(&p);
-    else if (!body_text && p.index == 0 && p.type.type != "text") out.push_back(&p);
   }
+};
+
+} // namespace
+
+message::body_parts message::body_structure(const part& root) const {
+  body_parts out;
+  structure_walk w{*this, out};
+  w.parse({root.index}, "mixed", false, &out.html_body, &out.text_body);
   return out;
 }
+
+std::vector<const part*> message::attachments() const { return body_structure().attachments; }
 
 std::string header_field::unfolded() const { return std::string(trim(unfold(raw))); }
 std::string header_field::decoded() const { return decode_unstructured(raw); }

@@ -327,17 +327,40 @@ TEST(message, attachments_and_filenames) {
       "--m\nContent-Type: text/plain\n\nbody\n"
       "--m\nContent-Type: application/pdf; name=\"a.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERg==\n"
       "--m\nContent-Type: text/plain\nContent-Disposition: attachment; filename=notes.txt\n\nnotes\n"
-      "--m\nContent-Type: image/png\n\nPNG\n"
+      "--m\nContent-Type: image/png\nContent-Disposition: inline\n\nPNG\n"
       "--m\nContent-Type: message/rfc822\n\nSubject: fwd\n\nx\n"
       "--m--\n";
   auto m = must_parse(data);
   const auto att = m.attachments();
-  ASSERT_EQ(att.size(), 4u);
+  ASSERT_EQ(att.size(), 3u);
   EXPECT_EQ(m.filename(*att[0]), "a.pdf");
   EXPECT_EQ(m.content(*att[0]), "%PDF");
   EXPECT_EQ(m.filename(*att[1]), "notes.txt");
-  EXPECT_EQ(att[2]->type.mime_type(), "image/png");
-  EXPECT_TRUE(att[3]->is_message);
+  EXPECT_TRUE(att[2]->is_message);
+  // RFC 8621 §4.1.4: an inline image in multipart/mixed is shown with the text, not attached.
+  const auto s = m.body_structure();
+  ASSERT_EQ(s.text_body.size(), 2u);
+  EXPECT_EQ(s.text_body[0]->index, 1u);
+  EXPECT_EQ(s.text_body[1]->type.mime_type(), "image/png");
+  EXPECT_EQ(s.html_body.size(), 2u);
+}
+
+TEST(message, body_structure_alternative_and_related) {
+  const std::string data =
+      "Content-Type: multipart/alternative; boundary=a\n\n"
+      "--a\nContent-Type: text/plain\n\nplain\n"
+      "--a\nContent-Type: multipart/related; boundary=r\n\n"
+      "--r\nContent-Type: text/html\n\n<img src=cid:x>\n"
+      "--r\nContent-Type: image/png; name=x.png\nContent-ID: <x>\n\nPNG\n"
+      "--r--\n--a--\n";
+  auto m = must_parse(data);
+  const auto s = m.body_structure();
+  ASSERT_EQ(s.text_body.size(), 1u);
+  EXPECT_EQ(m.content(*s.text_body[0]), "plain");
+  ASSERT_EQ(s.html_body.size(), 1u);
+  EXPECT_EQ(s.html_body[0]->type.mime_type(), "text/html");
+  ASSERT_EQ(s.attachments.size(), 1u); // the related image, referenced by cid
+  EXPECT_EQ(m.filename(*s.attachments[0]), "x.png");
 }
 
 TEST(message, nul_and_eight_bit_headers_are_reported_not_fatal) {

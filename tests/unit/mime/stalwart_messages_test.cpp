@@ -153,6 +153,19 @@ struct comparer {
       where = path + " part " + std::to_string(k);
       compare_part(parts[k].as_object(), m.parts()[ours[k]], ours, path + "/" + std::to_string(k));
     }
+    // RFC 8621 §4.1.4 selection: their html_body, text_body and attachments are part indexes.
+    where = path;
+    const auto s = m.body_structure(m.parts()[root]);
+    auto indexes = [&](const std::vector<const mime::part*>& v) {
+      json::array a;
+      for (const mime::part* p : v)
+        a.push_back(static_cast<std::uint64_t>(std::find(ours.begin(), ours.end(), p->index) - ours.begin()));
+      return json::value(a);
+    };
+    if (indexes(s.text_body) != exp.at("text_body")) fail("text_body", exp.at("text_body"), indexes(s.text_body));
+    if (indexes(s.html_body) != exp.at("html_body")) fail("html_body", exp.at("html_body"), indexes(s.html_body));
+    if (indexes(s.attachments) != exp.at("attachments"))
+      fail("attachments", exp.at("attachments"), indexes(s.attachments));
   }
 
   void compare_part(const json::object& exp, const mime::part& p, const std::vector<std::size_t>& list,

@@ -156,8 +156,17 @@ public:
   [[nodiscard]] std::optional<date_time> date() const;
   [[nodiscard]] address_list addresses(std::string_view field_name, const part* p = nullptr) const;
 
-  /// Leaf parts a mail client would list as attachments: a Content-Disposition of attachment, or
-  /// a filename/name, or a non-text leaf that is not the body; embedded messages count as one.
+  /// Which parts a reader shows as the text body, the HTML body and the attachments, by the
+  /// algorithm of RFC 8621 §4.1.4 (JMAP's textBody/htmlBody/attachments). An embedded message
+  /// counts as one attachment; its own structure is found by calling this on its root part.
+  struct body_parts {
+    std::vector<const part*> text_body;
+    std::vector<const part*> html_body;
+    std::vector<const part*> attachments;
+  };
+  [[nodiscard]] body_parts body_structure(const part& root) const;
+  [[nodiscard]] body_parts body_structure() const { return body_structure(root()); }
+  /// The attachments of body_structure(): what a mail client lists as attached files.
   [[nodiscard]] std::vector<const part*> attachments() const;
   /// The filename of a part: disposition filename, else Content-Type name; RFC 2231/2047 decoded.
   [[nodiscard]] std::optional<std::string> filename(const part& p) const;

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file errors.hpp
+/// The exception classes of the `mailkit` package and the one way the bindings raise them.
+///
+/// Python sees operational failures as subclasses of `mailkit.Error` (PYTHON_API.md); protocol
+/// outcomes are return values and never pass through here. module.cpp creates the classes once,
+/// when `mailkit._mailkit` is imported, before any submodule is bound; each submodule's binding
+/// code raises them with `raise()`.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+namespace mailkit::python {
+
+/// The exception classes. Borrowed references to objects that live as long as the interpreter
+/// (the extension module holds them as attributes), set by bind_errors().
+struct exceptions {
+  PyObject* error = nullptr;       ///< mailkit.Error, base of every mailkit exception
+  PyObject* parse_error = nullptr; ///< mailkit.ParseError(Error): input that cannot be parsed
+};
+
+/// The classes created by bind_errors(); valid once the extension is imported.
+[[nodiscard]] const exceptions& errors() noexcept;
+
+/// Raise `type` with `what` as its message: sets the Python error and throws
+/// pybind11::error_already_set, which pybind11 hands back to the interpreter unchanged.
+[[noreturn]] void raise(PyObject* type, const std::string& what);
+
+/// Create mailkit.Error and its subclasses as attributes of the extension module.
+void bind_errors(pybind11::module_& m);
+
+/// Bind the `mime` submodule (mime.cpp).
+void bind_mime(pybind11::module_& m);
+
+} // namespace mailkit::python

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// The extension module `mailkit._mailkit`: the exception hierarchy, then one submodule per
+// library module. The package's __init__.py and mime.py re-export from here under the public
+// names (`mailkit.Error`, `mailkit.mime.parse`), so the extension itself stays private.
+#include "errors.hpp"
+
+namespace py = pybind11;
+
+namespace mailkit::python {
+
+namespace {
+
+exceptions g_exceptions;
+
+// A new exception class `mailkit.<name>` deriving from `base`, stored on the module.
+PyObject* make_exception(py::module_& m, const char* name, const char* doc, PyObject* base) {
+  const std::string qualified = std::string("mailkit.") + name;
+  PyObject* type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, base, nullptr);
+  if (type == nullptr) throw py::error_already_set();
+  // The module attribute keeps the class alive; the reference created here is that one.
+  m.add_object(name, py::reinterpret_steal<py::object>(type));
+  return type;
+}
+
+} // namespace
+
+const exceptions& errors() noexcept { return g_exceptions; }
+
+void raise(PyObject* type, const std::string& what) {
+  PyErr_SetString(type, what.c_str());
+  throw py::error_already_set();
+}
+
+void bind_errors(py::module_& m) {
+  g_exceptions.error = make_exception(
+      m, "Error",
+      "Base class of every mailkit exception: an operation could not be carried out.\n\n"
+      "Protocol outcomes (an SPF fail, a DKIM permerror, an SMTP 550) are return values, never\n"
+      "exceptions; catch mailkit.Error for operational failures of any module.",
+      PyExc_Exception);
+  g_exceptions.parse_error = make_exception(
+      m, "ParseError",
+      "Input that cannot be parsed at all under the configured limits.\n\n"
+      "Malformed mail is not an error: mailkit.mime.parse() reads it as mail clients do and lists\n"
+      "what was wrong in Message.problems.",
+      g_exceptions.error);
+}
+
+} // namespace mailkit::python
+
+PYBIND11_MODULE(_mailkit, m) {
+  m.doc() = "mailkit native extension; import the public names from `mailkit` and its submodules.";
+  m.attr("__version__") = MAILKIT_VERSION;
+  mailkit::python::bind_errors(m);
+  mailkit::python::bind_mime(m);
+}
