@@ -24,7 +24,9 @@ PyObject* make_exception(py::module_& m, const char* name, const char* doc, PyOb
 
 } // namespace
 
-const exceptions& errors() noexcept { return g_exceptions; }
+const exceptions& errors() noexcept {
+  return g_exceptions;
+}
 
 void raise(PyObject* type, const std::string& what) {
   PyErr_SetString(type, what.c_str());

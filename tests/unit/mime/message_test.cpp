@@ -106,7 +106,7 @@ TEST(message, multipart_tree_and_offsets) {
                         "  text/plain [plain (default type)]\n"
                         "  text/html [<b>hi</b>]\n"
                         " message/rfc822\n"
-                        "  text/plain [embedded body" + eol + "]\n");
+                        "  text/plain [embedded body]\n");
     const auto& root = m.root();
     EXPECT_TRUE(root.is_multipart);
     EXPECT_EQ(root.children, (std::vector<std::size_t>{1, 2, 5}));

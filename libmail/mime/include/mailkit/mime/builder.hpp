@@ -14,6 +14,7 @@
 #include <mailkit/core/clock.hpp>
 #include <mailkit/core/expected.hpp>
 #include <mailkit/mime/address.hpp>
+#include <mailkit/mime/date.hpp>
 
 #include <optional>
 #include <string>

@@ -1,0 +1,15 @@
+# SPDX-License-Identifier: Apache-2.0
+"""mailkit: run and script your own mail system.
+
+The native extension ``mailkit._mailkit`` does the work; this package gives it its public
+names. Submodules are imported eagerly, so ``import mailkit`` is enough for ``mailkit.mime``.
+
+Exceptions: every operational failure is a subclass of :class:`mailkit.Error`
+(:class:`mailkit.ParseError` for input that cannot be parsed at all). Protocol outcomes (an SPF
+``fail``, a DKIM ``permerror``) are return values, never exceptions.
+"""
+
+from mailkit._mailkit import Error, ParseError, __version__
+from mailkit import mime
+
+__all__ = ["Error", "ParseError", "__version__", "mime"]
