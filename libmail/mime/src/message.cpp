@@ -774,6 +774,12 @@ parser::~parser() = default;
 
 std::size_t parser::size() const noexcept { return st_ ? st_->buf.size() : 0; }
 
+void parser::reserve(std::size_t expected_size) {
+  if (!st_ || st_->spent) return;
+  if (st_->lim.max_message_size != 0) expected_size = std::min(expected_size, st_->lim.max_message_size);
+  st_->buf.reserve(expected_size);
+}
+
 expected<void> parser::feed(std::string_view chunk) {
   if (!st_ || st_->spent || st_->failure) return fail(errc::invalid_argument);
   if (st_->lim.max_message_size != 0 && st_->buf.size() + chunk.size() > st_->lim.max_message_size) {

@@ -200,6 +200,9 @@ public:
   expected<message> finish();
   /// Bytes fed so far.
   [[nodiscard]] std::size_t size() const noexcept;
+  /// Reserve room for a message of about this size (a file's size, the SMTP SIZE parameter), so
+  /// the buffer is allocated once: without it, growth by doubling briefly holds two copies.
+  void reserve(std::size_t expected_size);
 
 private:
   friend expected<message> parse(std::string data, const limits& lim);
