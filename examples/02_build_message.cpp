@@ -12,7 +12,8 @@ int main() {
   spec.subject = "Quarterly report — draft";
   spec.text = "Hi Bob,\n\nthe draft is attached.\n\nAna\n";
   spec.html = "<p>Hi Bob,</p><p>the draft is attached.</p><p>Ana</p>";
-  spec.attachments.push_back({"résumé Q3.pdf", "application/pdf", std::string("%PDF-1.4\n\x00\x01\xff", 12)});
+  spec.attachments.push_back(
+      {"résumé Q3.pdf", "application/pdf", std::string("%PDF-1.4\n\x00\x01\xff", 12)});
 
   auto data = mime::build(spec);
   if (!data) {
@@ -25,8 +26,9 @@ int main() {
   auto msg = mime::parse(*data);
   if (!msg) return 1;
   const auto att = msg->attachments();
-  const bool ok = msg->subject() == spec.subject && msg->addresses("From").flatten().at(0) == spec.from &&
-                  att.size() == 1 && msg->filename(*att[0]) == "résumé Q3.pdf" &&
+  const bool ok = msg->subject() == spec.subject &&
+                  msg->addresses("From").flatten().at(0) == spec.from && att.size() == 1 &&
+                  msg->filename(*att[0]) == "résumé Q3.pdf" &&
                   msg->content(*att[0]) == spec.attachments[0].data;
   std::cout << "round trip: " << (ok ? "ok" : "MISMATCH") << "\n";
   return ok ? 0 : 1;

@@ -33,13 +33,20 @@ mime::message load(const std::string& path) {
 
 std::string_view encoding_name(mime::transfer_encoding e) {
   switch (e) {
-  case mime::transfer_encoding::seven_bit: return "7bit";
-  case mime::transfer_encoding::eight_bit: return "8bit";
-  case mime::transfer_encoding::binary: return "binary";
-  case mime::transfer_encoding::quoted_printable: return "quoted-printable";
-  case mime::transfer_encoding::base64: return "base64";
-  case mime::transfer_encoding::uuencode: return "x-uuencode";
-  case mime::transfer_encoding::unknown: return "unknown";
+  case mime::transfer_encoding::seven_bit:
+    return "7bit";
+  case mime::transfer_encoding::eight_bit:
+    return "8bit";
+  case mime::transfer_encoding::binary:
+    return "binary";
+  case mime::transfer_encoding::quoted_printable:
+    return "quoted-printable";
+  case mime::transfer_encoding::base64:
+    return "base64";
+  case mime::transfer_encoding::uuencode:
+    return "x-uuencode";
+  case mime::transfer_encoding::unknown:
+    return "unknown";
   }
   return "unknown";
 }
@@ -55,9 +62,11 @@ std::string format_list(const mime::address_list& l) {
 
 // IMAP-style section numbers (RFC 3501 §6.4.5): children of a multipart are 1, 2, ...; the
 // embedded message of a message/rfc822 part shares its number.
-void print_tree(const mime::message& m, std::size_t idx, const std::string& number, std::ostream& out) {
+void print_tree(const mime::message& m, std::size_t idx, const std::string& number,
+                std::ostream& out) {
   const mime::part& p = m.parts()[idx];
-  out << std::string(2 * p.depth, ' ') << (number.empty() ? "(root)" : number) << "  " << p.type.mime_type();
+  out << std::string(2 * p.depth, ' ') << (number.empty() ? "(root)" : number) << "  "
+      << p.type.mime_type();
   if (auto cs = m.charset(p); cs && p.type.type == "text") out << "; charset=" << *cs;
   if (!p.is_multipart && !p.is_message) {
     out << "  " << encoding_name(p.encoding) << "  " << (p.body_end - p.body_begin) << " bytes";
@@ -69,8 +78,8 @@ void print_tree(const mime::message& m, std::size_t idx, const std::string& numb
   if (p.disposition) out << "  " << p.disposition->type;
   out << "\n";
   for (std::size_t i = 0; i < p.children.size(); ++i) {
-    std::string child_number = p.is_message ? number
-                                            : (number.empty() ? "" : number + ".") + std::to_string(i + 1);
+    std::string child_number =
+        p.is_message ? number : (number.empty() ? "" : number + ".") + std::to_string(i + 1);
     print_tree(m, p.children[i], child_number, out);
   }
 }
@@ -78,9 +87,11 @@ void print_tree(const mime::message& m, std::size_t idx, const std::string& numb
 void show(const std::string& path, bool all_headers) {
   const mime::message m = load(path);
   std::ostream& out = std::cout;
-  out << "Message: " << path << " (" << m.raw().size() << " bytes, " << m.parts().size() << " parts)\n";
+  out << "Message: " << path << " (" << m.raw().size() << " bytes, " << m.parts().size()
+      << " parts)\n";
   if (all_headers) {
-    for (const auto& f : m.headers()) out << "  " << f.name << ": " << f.decoded() << "\n";
+    for (const auto& f : m.headers())
+      out << "  " << f.name << ": " << f.decoded() << "\n";
   } else {
     for (const char* name : {"From", "To", "Cc", "Reply-To"}) {
       if (m.field(name)) out << "  " << name << ": " << format_list(m.addresses(name)) << "\n";
@@ -100,7 +111,8 @@ void show(const std::string& path, bool all_headers) {
   if (!m.problems().empty()) {
     out << "Problems:\n";
     for (const auto& p : m.problems())
-      out << "  part " << p.part << " at byte " << p.offset << ": " << mime::to_string(p.what) << "\n";
+      out << "  part " << p.part << " at byte " << p.offset << ": " << mime::to_string(p.what)
+          << "\n";
   }
 }
 
@@ -121,7 +133,8 @@ void add_mime_commands(CLI::App& app) {
   auto* mime_cmd = app.add_subcommand("mime", "Inspect MIME messages");
   mime_cmd->require_subcommand(1);
 
-  auto* show_cmd = mime_cmd->add_subcommand("show", "Show a message's headers, part tree, attachments and problems");
+  auto* show_cmd = mime_cmd->add_subcommand(
+      "show", "Show a message's headers, part tree, attachments and problems");
   static std::string show_path;
   static bool all_headers = false;
   show_cmd->add_option("file", show_path, "message file (- for standard input)")->required();

@@ -16,8 +16,10 @@ constexpr std::uint32_t bad = 0x01FFFFFF; // bit 24 marks "not in the alphabet"
 // value[c]: the 6-bit value of c, or 0xFF.
 constexpr std::array<std::uint8_t, 256> make_values() {
   std::array<std::uint8_t, 256> t{};
-  for (auto& v : t) v = 0xFF;
-  for (unsigned i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
+  for (auto& v : t)
+    v = 0xFF;
+  for (unsigned i = 0; i < 64; ++i)
+    t[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
   return t;
 }
 constexpr auto values = make_values();
@@ -160,7 +162,8 @@ void decoder::feed(std::string_view in, std::string& out) {
 
   auto slow = [&](unsigned char c) {
     if (padded_) {
-      if (values[c] != 0xFF) status_.data_after_padding = true;
+      if (values[c] != 0xFF)
+        status_.data_after_padding = true;
       else if (c != '=' && !(c == ' ' || c == '\t' || c == '\r' || c == '\n'))
         status_.invalid_characters = true;
       return;

@@ -27,23 +27,28 @@ std::size_t ifind(std::string_view haystack, std::string_view needle) noexcept {
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = ascii_lower(c);
+  for (char& c : out)
+    c = ascii_lower(c);
   return out;
 }
 
 std::string_view trim_left(std::string_view s) noexcept {
   std::size_t i = 0;
-  while (i < s.size() && is_space(s[i])) ++i;
+  while (i < s.size() && is_space(s[i]))
+    ++i;
   return s.substr(i);
 }
 
 std::string_view trim_right(std::string_view s) noexcept {
   std::size_t n = s.size();
-  while (n > 0 && is_space(s[n - 1])) --n;
+  while (n > 0 && is_space(s[n - 1]))
+    --n;
   return s.substr(0, n);
 }
 
-std::string_view trim(std::string_view s) noexcept { return trim_right(trim_left(s)); }
+std::string_view trim(std::string_view s) noexcept {
+  return trim_right(trim_left(s));
+}
 
 bool has_8bit(std::string_view s) noexcept {
   // Eight bytes at a time: any high bit set in the word means an 8-bit byte.

@@ -11,15 +11,24 @@ public:
   const char* name() const noexcept override { return "mailkit.core"; }
   std::string message(int value) const override {
     switch (static_cast<errc>(value)) {
-    case errc::ok: return "success";
-    case errc::invalid_argument: return "invalid argument";
-    case errc::malformed_input: return "malformed input";
-    case errc::limit_exceeded: return "limit exceeded";
-    case errc::truncated_input: return "input ended early";
-    case errc::unsupported: return "not supported";
-    case errc::io_error: return "I/O error";
-    case errc::timed_out: return "timed out";
-    case errc::resource_exhausted: return "resource exhausted";
+    case errc::ok:
+      return "success";
+    case errc::invalid_argument:
+      return "invalid argument";
+    case errc::malformed_input:
+      return "malformed input";
+    case errc::limit_exceeded:
+      return "limit exceeded";
+    case errc::truncated_input:
+      return "input ended early";
+    case errc::unsupported:
+      return "not supported";
+    case errc::io_error:
+      return "I/O error";
+    case errc::timed_out:
+      return "timed out";
+    case errc::resource_exhausted:
+      return "resource exhausted";
     }
     return "unknown mailkit.core error";
   }
@@ -27,8 +36,10 @@ public:
     switch (static_cast<errc>(value)) {
     case errc::io_error:
     case errc::timed_out:
-    case errc::resource_exhausted: return false;
-    default: return true;
+    case errc::resource_exhausted:
+      return false;
+    default:
+      return true;
     }
   }
 };
@@ -57,8 +68,10 @@ bool is_permanent(const error_code& ec) noexcept {
     case EROFS:
     case EBADMSG:
     case EPROTO:
-    case EMSGSIZE: return true;
-    default: return false;
+    case EMSGSIZE:
+      return true;
+    default:
+      return false;
     }
   }
   return false;

@@ -22,14 +22,16 @@ void decoder::process(std::string_view in, bool final, std::string& out) {
   while (i < n) {
     // Copy the plain run up to the next byte that needs a decision.
     std::size_t j = i;
-    while (j < n && in[j] != '=' && in[j] != '\n' && in[j] != '\r') ++j;
+    while (j < n && in[j] != '=' && in[j] != '\n' && in[j] != '\r')
+      ++j;
     out.append(in.data() + i, j - i);
     i = j;
     if (i >= n) break;
     const char c = in[i];
     if (c == '\n' || c == '\r') {
       // RFC 2045 §6.7 (3): trailing whitespace on an encoded line is transport padding.
-      while (out.size() > floor && is_wsp(out.back())) out.pop_back();
+      while (out.size() > floor && is_wsp(out.back()))
+        out.pop_back();
       out.push_back(c);
       ++i;
       floor = out.size();
@@ -37,7 +39,8 @@ void decoder::process(std::string_view in, bool final, std::string& out) {
     }
     // c == '='. Soft line break: '=', optional whitespace a transport added, a line ending.
     std::size_t k = i + 1;
-    while (k < n && is_wsp(in[k])) ++k;
+    while (k < n && is_wsp(in[k]))
+      ++k;
     if (k >= n && final) { // "=" (and whitespace) at the very end: a soft break, nothing follows
       i = n;
       break;
@@ -79,7 +82,8 @@ void decoder::feed(std::string_view in, std::string& out) {
   // Keep back what the next chunk may change: a trailing CR (LF may follow), a run of trailing
   // whitespace (a line ending may follow), and an escape cut short.
   std::size_t cut = data.size();
-  while (cut > 0 && (is_wsp(data[cut - 1]) || data[cut - 1] == '\r') && data.size() - cut < max_carry)
+  while (cut > 0 && (is_wsp(data[cut - 1]) || data[cut - 1] == '\r') &&
+         data.size() - cut < max_carry)
     --cut;
   for (std::size_t back = 1; back <= 2 && back <= cut; ++back) {
     if (data[cut - back] == '=') {
@@ -100,7 +104,8 @@ void decoder::finish(std::string& out) {
   // At the end of the body trailing whitespace is on the last line, so it goes (rule 3).
   const std::size_t before = out.size();
   process(rest, true, out);
-  while (out.size() > before && is_wsp(out.back())) out.pop_back();
+  while (out.size() > before && is_wsp(out.back()))
+    out.pop_back();
 }
 
 std::string decode(std::string_view text, decode_status* status) {
@@ -134,7 +139,8 @@ std::string encode(std::string_view data, encode_mode mode, std::string_view eol
   };
   for (std::size_t i = 0; i < data.size(); ++i) {
     const auto c = static_cast<unsigned char>(data[i]);
-    if (mode == encode_mode::text && (c == '\n' || (c == '\r' && i + 1 < data.size() && data[i + 1] == '\n'))) {
+    if (mode == encode_mode::text &&
+        (c == '\n' || (c == '\r' && i + 1 < data.size() && data[i + 1] == '\n'))) {
       if (c == '\r') ++i;
       out.append(eol);
       col = 0;

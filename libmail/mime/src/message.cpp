@@ -19,17 +19,28 @@ namespace mailkit::mime {
 
 std::string_view to_string(problem::kind k) noexcept {
   switch (k) {
-  case problem::kind::missing_close_delimiter: return "missing close delimiter";
-  case problem::kind::missing_boundary: return "multipart without boundary parameter";
-  case problem::kind::header_line_without_colon: return "header line without colon";
-  case problem::kind::eight_bit_header: return "8-bit bytes in header that are not UTF-8";
-  case problem::kind::nul_byte: return "NUL byte in header";
-  case problem::kind::unknown_transfer_encoding: return "unknown Content-Transfer-Encoding";
-  case problem::kind::header_field_limit: return "header field count limit reached";
-  case problem::kind::header_size_limit: return "header size limit reached";
-  case problem::kind::depth_limit: return "nesting depth limit reached";
-  case problem::kind::part_limit: return "part count limit reached";
-  case problem::kind::missing_header_separator: return "input ended inside a header section";
+  case problem::kind::missing_close_delimiter:
+    return "missing close delimiter";
+  case problem::kind::missing_boundary:
+    return "multipart without boundary parameter";
+  case problem::kind::header_line_without_colon:
+    return "header line without colon";
+  case problem::kind::eight_bit_header:
+    return "8-bit bytes in header that are not UTF-8";
+  case problem::kind::nul_byte:
+    return "NUL byte in header";
+  case problem::kind::unknown_transfer_encoding:
+    return "unknown Content-Transfer-Encoding";
+  case problem::kind::header_field_limit:
+    return "header field count limit reached";
+  case problem::kind::header_size_limit:
+    return "header size limit reached";
+  case problem::kind::depth_limit:
+    return "nesting depth limit reached";
+  case problem::kind::part_limit:
+    return "part count limit reached";
+  case problem::kind::missing_header_separator:
+    return "input ended inside a header section";
   }
   return "unknown problem";
 }
@@ -102,11 +113,13 @@ private:
     std::size_t i = 1;
     while (n > 0 && i < l.size()) {
       unsigned q[4] = {0, 0, 0, 0};
-      for (int k = 0; k < 4; ++k) q[k] = (i + k < l.size()) ? v(l[i + k]) : 0;
+      for (int k = 0; k < 4; ++k)
+        q[k] = (i + k < l.size()) ? v(l[i + k]) : 0;
       const unsigned char b[3] = {static_cast<unsigned char>((q[0] << 2) | (q[1] >> 4)),
                                   static_cast<unsigned char>((q[1] << 4) | (q[2] >> 2)),
                                   static_cast<unsigned char>((q[2] << 6) | q[3])};
-      for (int k = 0; k < 3 && n > 0; ++k, --n) out.push_back(static_cast<char>(b[k]));
+      for (int k = 0; k < 3 && n > 0; ++k, --n)
+        out.push_back(static_cast<char>(b[k]));
       i += 4;
     }
   }
@@ -130,10 +143,13 @@ message::message(message&&) noexcept = default;
 message& message::operator=(message&&) noexcept = default;
 message::~message() = default;
 
-std::string_view message::raw() const noexcept { return *buffer_; }
+std::string_view message::raw() const noexcept {
+  return *buffer_;
+}
 
 std::span<const header_field> message::headers(const part& p) const noexcept {
-  return std::span<const header_field>(fields_.data() + p.fields_begin, p.fields_end - p.fields_begin);
+  return std::span<const header_field>(fields_.data() + p.fields_begin,
+                                       p.fields_end - p.fields_begin);
 }
 
 const header_field* message::field(std::string_view name, const part* p) const noexcept {
@@ -165,8 +181,10 @@ std::string_view message::header_bytes(const part& p) const noexcept {
 
 std::string decode_body(std::string_view body, transfer_encoding enc) {
   switch (enc) {
-  case transfer_encoding::base64: return base64::decode_mime(body);
-  case transfer_encoding::quoted_printable: return qp::decode(body);
+  case transfer_encoding::base64:
+    return base64::decode_mime(body);
+  case transfer_encoding::quoted_printable:
+    return qp::decode(body);
   case transfer_encoding::uuencode: {
     uu_decoder d;
     std::string out;
@@ -174,11 +192,14 @@ std::string decode_body(std::string_view body, transfer_encoding enc) {
     d.finish(out);
     return out;
   }
-  default: return std::string(body);
+  default:
+    return std::string(body);
   }
 }
 
-std::string message::content(const part& p) const { return decode_body(body(p), p.encoding); }
+std::string message::content(const part& p) const {
+  return decode_body(body(p), p.encoding);
+}
 
 void message::content_to(const part& p, const std::function<void(std::string_view)>& sink) const {
   constexpr std::size_t chunk = 64 * 1024;
@@ -212,7 +233,8 @@ void message::content_to(const part& p, const std::function<void(std::string_vie
     break;
   }
   default:
-    for (std::size_t i = 0; i < b.size(); i += chunk) sink(b.substr(i, chunk));
+    for (std::size_t i = 0; i < b.size(); i += chunk)
+      sink(b.substr(i, chunk));
   }
 }
 
@@ -229,7 +251,9 @@ std::string message::text(const part& p) const {
   return to_utf8_lenient(bytes, cs ? std::string_view(*cs) : std::string_view("utf-8"));
 }
 
-std::optional<std::string> message::subject() const { return header("Subject"); }
+std::optional<std::string> message::subject() const {
+  return header("Subject");
+}
 
 std::optional<std::string> message::message_id() const {
   const header_field* f = field("Message-ID");
@@ -252,17 +276,20 @@ address_list message::addresses(std::string_view field_name, const part* p) cons
     if (!iequals(f.name, field_name)) continue;
     address_list one = parse_address_list(f.raw);
     if (one.has_groups && !all.has_groups) {
-      if (!all.mailboxes.empty()) all.groups.push_back(group{std::nullopt, std::move(all.mailboxes)});
+      if (!all.mailboxes.empty())
+        all.groups.push_back(group{std::nullopt, std::move(all.mailboxes)});
       all.mailboxes.clear();
       all.has_groups = true;
     }
     if (all.has_groups) {
       if (one.has_groups)
-        for (auto& g : one.groups) all.groups.push_back(std::move(g));
+        for (auto& g : one.groups)
+          all.groups.push_back(std::move(g));
       else if (!one.mailboxes.empty())
         all.groups.push_back(group{std::nullopt, std::move(one.mailboxes)});
     } else {
-      for (auto& m : one.mailboxes) all.mailboxes.push_back(std::move(m));
+      for (auto& m : one.mailboxes)
+        all.mailboxes.push_back(std::move(m));
     }
   }
   return all;
@@ -289,8 +316,9 @@ struct structure_walk {
 
   // RFC 8621 §4.1.4 parseStructure(): text_body / html_body are null once an alternative branch
   // has decided against them, which is why they are pointers.
-  void parse(const std::vector<std::size_t>& parts, std::string_view multipart_type, bool in_alternative,
-             std::vector<const part*>* html_body, std::vector<const part*>* text_body) {
+  void parse(const std::vector<std::size_t>& parts, std::string_view multipart_type,
+             bool in_alternative, std::vector<const part*>* html_body,
+             std::vector<const part*>* text_body) {
     const std::size_t text_length = text_body ? text_body->size() : npos;
     const std::size_t html_length = html_body ? html_body->size() : npos;
     for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -298,17 +326,20 @@ struct structure_walk {
       const bool is_text = p.type.is("text", "plain");
       const bool is_html = p.type.is("text", "html");
       const bool attachment_disposition = p.disposition && p.disposition->type == "attachment";
-      const bool is_inline = !attachment_disposition && (is_text || is_html || is_inline_media(p.type)) &&
-                             (i == 0 || (multipart_type != "related" &&
-                                         (is_inline_media(p.type) || !m.filename(p))));
+      const bool is_inline =
+          !attachment_disposition && (is_text || is_html || is_inline_media(p.type)) &&
+          (i == 0 || (multipart_type != "related" && (is_inline_media(p.type) || !m.filename(p))));
       if (p.is_multipart) {
         const std::string_view sub = p.type.subtype;
         parse(p.children, sub, in_alternative || sub == "alternative", html_body, text_body);
       } else if (is_inline) {
         if (multipart_type == "alternative") {
-          if (is_text) text_body->push_back(&p);
-          else if (is_html) html_body->push_back(&p);
-          else out.attachments.push_back(&p);
+          if (is_text)
+            text_body->push_back(&p);
+          else if (is_html)
+            html_body->push_back(&p);
+          else
+            out.attachments.push_back(&p);
           continue;
         }
         if (in_alternative) {
@@ -325,9 +356,11 @@ struct structure_walk {
     if (multipart_type == "alternative" && text_body && html_body) {
       // Only an HTML part was found: it serves as the text body too, and the other way round.
       if (text_length == text_body->size() && html_length != html_body->size())
-        for (std::size_t i = html_length; i < html_body->size(); ++i) text_body->push_back((*html_body)[i]);
+        for (std::size_t i = html_length; i < html_body->size(); ++i)
+          text_body->push_back((*html_body)[i]);
       if (html_length == html_body->size() && text_length != text_body->size())
-        for (std::size_t i = text_length; i < text_body->size(); ++i) html_body->push_back((*text_body)[i]);
+        for (std::size_t i = text_length; i < text_body->size(); ++i)
+          html_body->push_back((*text_body)[i]);
     }
   }
 };
@@ -341,10 +374,16 @@ message::body_parts message::body_structure(const part& root) const {
   return out;
 }
 
-std::vector<const part*> message::attachments() const { return body_structure().attachments; }
+std::vector<const part*> message::attachments() const {
+  return body_structure().attachments;
+}
 
-std::string header_field::unfolded() const { return std::string(trim(unfold(raw))); }
-std::string header_field::decoded() const { return decode_unstructured(raw); }
+std::string header_field::unfolded() const {
+  return std::string(trim(unfold(raw)));
+}
+std::string header_field::decoded() const {
+  return decode_unstructured(raw);
+}
 
 // ---------------------------------------------------------------------------------------------
 // parser
@@ -352,15 +391,15 @@ std::string header_field::decoded() const { return decode_unstructured(raw); }
 namespace {
 
 struct field_off {
-  std::size_t offset = 0;   // start of the name
-  std::size_t name_end = 0; // before the colon, trailing WSP removed
+  std::size_t offset = 0;    // start of the name
+  std::size_t name_end = 0;  // before the colon, trailing WSP removed
   std::size_t raw_begin = 0; // after the colon
   std::size_t raw_end = 0;   // before the final line ending
   std::size_t end = 0;       // after the final line ending
 };
 
 struct frame {
-  std::size_t part = 0;       // the multipart
+  std::size_t part = 0; // the multipart
   std::string boundary;
   bool seen_delimiter = false; // false while in the preamble
 };
@@ -374,12 +413,12 @@ struct parser::state {
   message msg;
   std::string& buf;
   std::vector<field_off> fields;
-  std::vector<frame> frames;      // open multiparts, outermost first
-  std::vector<std::size_t> open;  // parts whose body_end is not known yet, outermost first
+  std::vector<frame> frames;     // open multiparts, outermost first
+  std::vector<std::size_t> open; // parts whose body_end is not known yet, outermost first
   mode m = mode::headers;
-  std::size_t pos = 0;            // next unprocessed byte; always at a line start
-  std::size_t cur = 0;            // the part whose header is being read
-  std::size_t header_bytes = 0;   // of the current header section
+  std::size_t pos = 0;          // next unprocessed byte; always at a line start
+  std::size_t cur = 0;          // the part whose header is being read
+  std::size_t header_bytes = 0; // of the current header section
   bool field_pending = false;
   // Per part (same index): where a multipart's preamble ends and its epilogue begins, npos while
   // unknown. Kept as offsets while the buffer may still move.
@@ -529,7 +568,8 @@ struct parser::state {
       } else if (!p.disposition && iequals(name, "Content-Disposition")) {
         content_type d = parse_content_type(raw);
         if (!d.type.empty()) p.disposition = std::move(d);
-      } else if (iequals(name, "Content-Transfer-Encoding") && p.encoding == transfer_encoding::seven_bit) {
+      } else if (iequals(name, "Content-Transfer-Encoding") &&
+                 p.encoding == transfer_encoding::seven_bit) {
         p.encoding = parse_transfer_encoding(raw);
         if (p.encoding == transfer_encoding::unknown)
           msg.problems_.push_back(problem{problem::kind::unknown_transfer_encoding, cur, f.offset});
@@ -568,7 +608,8 @@ struct parser::state {
     }
     // RFC 2046 §5.2.1: message/rfc822 bodies are 7bit, 8bit or binary; an encoded one (seen in
     // the wild) is left as a leaf whose content() decodes to the message.
-    if (p.type.type == "message" && (p.type.subtype == "rfc822" || p.type.subtype == "global") && !encoded) {
+    if (p.type.type == "message" && (p.type.subtype == "rfc822" || p.type.subtype == "global") &&
+        !encoded) {
       if (p.depth + 1 > lim.max_depth) {
         if (limit_hit(problem::kind::depth_limit, body_at)) return false;
         return true;
@@ -627,10 +668,12 @@ struct parser::state {
     }
     const std::size_t colon = text.find(':');
     std::size_t name_len = colon == npos ? 0 : colon;
-    while (name_len > 0 && is_wsp(text[name_len - 1])) --name_len; // RFC 5322 §4.5: obs WSP
-    const bool is_field = colon != npos && name_len > 0 &&
-                          std::all_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(name_len),
-                                      is_field_name_char);
+    while (name_len > 0 && is_wsp(text[name_len - 1]))
+      --name_len; // RFC 5322 §4.5: obs WSP
+    const bool is_field =
+        colon != npos && name_len > 0 &&
+        std::all_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(name_len),
+                    is_field_name_char);
     if (!is_field) {
       // Not a field (RFC 5322 §2.2): readers take it as the first body line of a message that
       // lacks the blank separator line.
@@ -655,7 +698,6 @@ struct parser::state {
     field_pending = true;
     return true;
   }
-
 
   // Process complete lines (and, when final, the last incomplete one).
   bool run(bool final) {
@@ -750,7 +792,8 @@ struct parser::state {
         const std::string_view raw = msg.fields_[i].raw;
         // RFC 6532 §3.2 allows UTF-8 only; other 8-bit bytes are read as Windows-1252.
         if (has_8bit(raw) && !is_valid_utf8(raw))
-          msg.problems_.push_back(problem{problem::kind::eight_bit_header, p.index, msg.fields_[i].offset});
+          msg.problems_.push_back(
+              problem{problem::kind::eight_bit_header, p.index, msg.fields_[i].offset});
       }
       if (!p.is_multipart) continue;
       const multipart_span& sp = spans[p.index];
@@ -772,17 +815,21 @@ parser::parser(parser&&) noexcept = default;
 parser& parser::operator=(parser&&) noexcept = default;
 parser::~parser() = default;
 
-std::size_t parser::size() const noexcept { return st_ ? st_->buf.size() : 0; }
+std::size_t parser::size() const noexcept {
+  return st_ ? st_->buf.size() : 0;
+}
 
 void parser::reserve(std::size_t expected_size) {
   if (!st_ || st_->spent) return;
-  if (st_->lim.max_message_size != 0) expected_size = std::min(expected_size, st_->lim.max_message_size);
+  if (st_->lim.max_message_size != 0)
+    expected_size = std::min(expected_size, st_->lim.max_message_size);
   st_->buf.reserve(expected_size);
 }
 
 expected<void> parser::feed(std::string_view chunk) {
   if (!st_ || st_->spent || st_->failure) return fail(errc::invalid_argument);
-  if (st_->lim.max_message_size != 0 && st_->buf.size() + chunk.size() > st_->lim.max_message_size) {
+  if (st_->lim.max_message_size != 0 &&
+      st_->buf.size() + chunk.size() > st_->lim.max_message_size) {
     st_->failure = make_error_code(errc::message_too_large);
     return tl::unexpected(st_->failure);
   }
@@ -807,6 +854,8 @@ expected<message> parse(std::string data, const limits& lim) {
   return p.finish();
 }
 
-expected<message> parse(std::string_view data, const limits& lim) { return parse(std::string(data), lim); }
+expected<message> parse(std::string_view data, const limits& lim) {
+  return parse(std::string(data), lim);
+}
 
 } // namespace mailkit::mime

@@ -13,8 +13,12 @@ struct vector_case {
   std::string_view plain, encoded;
 };
 // RFC 4648 §10 test vectors.
-constexpr vector_case rfc4648[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                   {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+constexpr vector_case rfc4648[] = {{"", ""},
+                                   {"f", "Zg=="},
+                                   {"fo", "Zm8="},
+                                   {"foo", "Zm9v"},
+                                   {"foob", "Zm9vYg=="},
+                                   {"fooba", "Zm9vYmE="},
                                    {"foobar", "Zm9vYmFy"}};
 } // namespace
 
@@ -30,7 +34,8 @@ TEST(base64, rfc4648_vectors) {
 
 TEST(base64, strict_rejects) {
   // Rows: input that RFC 4648 §3 does not allow.
-  for (std::string_view bad : {"Zg", "Zg=", "Zm9v!", "Z===", "Zg==Zg==", "Zh==", "Zm9=", "Zm 9v", "=Zg="}) {
+  for (std::string_view bad :
+       {"Zg", "Zg=", "Zm9v!", "Z===", "Zg==Zg==", "Zh==", "Zm9=", "Zm 9v", "=Zg="}) {
     auto d = b64::decode(bad);
     EXPECT_FALSE(d) << bad;
     if (!d) {
@@ -58,12 +63,14 @@ TEST(base64, mime_lenient) {
 TEST(base64, streaming_equals_one_shot_for_every_split) {
   std::mt19937 rng(42);
   std::string data(3000, '\0');
-  for (auto& c : data) c = static_cast<char>(rng());
+  for (auto& c : data)
+    c = static_cast<char>(rng());
   const std::string enc = b64::encode_lines(data);
   for (std::size_t step : {1u, 2u, 3u, 5u, 7u, 64u, 77u, 78u, 1000u}) {
     b64::decoder d;
     std::string out;
-    for (std::size_t i = 0; i < enc.size(); i += step) d.feed(std::string_view(enc).substr(i, step), out);
+    for (std::size_t i = 0; i < enc.size(); i += step)
+      d.feed(std::string_view(enc).substr(i, step), out);
     d.finish(out);
     EXPECT_EQ(out, data) << step;
     EXPECT_TRUE(d.status().clean());

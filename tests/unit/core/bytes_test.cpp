@@ -39,12 +39,17 @@ TEST(bytes, utf8_validation) {
     bool ok;
   };
   // RFC 3629 §4 edge cases as rows.
-  const row rows[] = {{"plain", true},          {"caf\xC3\xA9", true},       {"\xE2\x82\xAC", true},
-                      {"\xF0\x9F\x98\x80", true}, {"\xC0\xAF", false},         {"\xE0\x80\xAF", false},
-                      {"\xED\xA0\x80", false},    {"\xF4\x90\x80\x80", false}, {"\xC3", false},
-                      {"\xFF", false}};
-  for (const auto& r : rows) EXPECT_EQ(is_valid_utf8(r.s), r.ok) << r.s;
-  EXPECT_EQ(sanitize_utf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  const row rows[] = {{"plain", true},         {"caf\xC3\xA9", true},
+                      {"\xE2\x82\xAC", true},  {"\xF0\x9F\x98\x80", true},
+                      {"\xC0\xAF", false},     {"\xE0\x80\xAF", false},
+                      {"\xED\xA0\x80", false}, {"\xF4\x90\x80\x80", false},
+                      {"\xC3", false},         {"\xFF", false}};
+  for (const auto& r : rows)
+    EXPECT_EQ(is_valid_utf8(r.s), r.ok) << r.s;
+  EXPECT_EQ(sanitize_utf8("a\xFF"
+                          "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_TRUE(has_8bit("abcdefghij\x80"));
   EXPECT_FALSE(has_8bit("abcdefghijklmnop"));
 }
@@ -67,9 +72,11 @@ TEST(clock, manual_clock_moves_when_told) {
 
 TEST(log, sink_receives_at_or_above_level) {
   std::vector<std::string> seen;
-  set_log_sink([&](log_level, std::string_view comp, std::string_view msg) {
-    seen.push_back(std::string(comp) + ":" + std::string(msg));
-  }, log_level::notice);
+  set_log_sink(
+      [&](log_level, std::string_view comp, std::string_view msg) {
+        seen.push_back(std::string(comp) + ":" + std::string(msg));
+      },
+      log_level::notice);
   log(log_level::info, "mime", "dropped");
   log(log_level::warning, "mime", "kept");
   EXPECT_FALSE(log_enabled(log_level::debug));

@@ -14,8 +14,10 @@ namespace {
 std::string crlf(std::string_view lf) {
   std::string out;
   for (char c : lf) {
-    if (c == '\n') out += "\r\n";
-    else out += c;
+    if (c == '\n')
+      out += "\r\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -130,7 +132,8 @@ TEST(message, multipart_tree_and_offsets) {
 
 TEST(message, delimiter_needs_exact_boundary) {
   // "--abc-def" is not a delimiter of boundary "abc" (RFC 2046 §5.1.1: only LWSP may follow).
-  const std::string data = "Content-Type: multipart/mixed; boundary=abc\n\n--abc\n\n--abc-def\n--abcx\nx\n--abc--\n";
+  const std::string data =
+      "Content-Type: multipart/mixed; boundary=abc\n\n--abc\n\n--abc-def\n--abcx\nx\n--abc--\n";
   auto m = must_parse(data);
   ASSERT_EQ(m.parts().size(), 2u);
   EXPECT_EQ(m.content(m.parts()[1]), "--abc-def\n--abcx\nx");
@@ -138,11 +141,12 @@ TEST(message, delimiter_needs_exact_boundary) {
 
 TEST(message, missing_close_delimiters) {
   // The inner multipart never closes; the outer delimiter ends it; the outer never closes either.
-  const std::string data =
-      "Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/mixed; boundary=i\n\n"
-      "--i\n\ninner\n--o\n\nsecond\n";
+  const std::string data = "Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: "
+                           "multipart/mixed; boundary=i\n\n"
+                           "--i\n\ninner\n--o\n\nsecond\n";
   auto m = must_parse(data);
-  EXPECT_EQ(shape(m), "multipart/mixed\n multipart/mixed\n  text/plain [inner]\n text/plain [second\n]\n");
+  EXPECT_EQ(shape(m),
+            "multipart/mixed\n multipart/mixed\n  text/plain [inner]\n text/plain [second\n]\n");
   int missing = 0;
   for (const auto& p : m.problems())
     if (p.what == mime::problem::kind::missing_close_delimiter) ++missing;
@@ -187,7 +191,8 @@ TEST(message, mbox_from_line_is_skipped) {
 
 TEST(message, digest_default_type_is_message_rfc822) {
   // RFC 2046 §5.1.5
-  auto m = must_parse("Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nbody one\n--d--\n");
+  auto m = must_parse(
+      "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nbody one\n--d--\n");
   ASSERT_EQ(m.parts().size(), 3u);
   EXPECT_EQ(m.parts()[1].type.mime_type(), "message/rfc822");
   EXPECT_EQ(m.header("Subject", &m.parts()[2]), "one");
@@ -198,7 +203,8 @@ TEST(message, transfer_encodings_decode) {
   EXPECT_EQ(m.content(m.root()), "caf\xC3\xA9 soft\nnext\n");
   auto b = must_parse("Content-Transfer-Encoding: BASE64\n\naGVs\nbG8=\n");
   EXPECT_EQ(b.content(b.root()), "hello");
-  auto u = must_parse("Content-Transfer-Encoding: x-uuencode\n\nbegin 644 f.txt\n%:&5L;&\\`\n`\nend\n");
+  auto u =
+      must_parse("Content-Transfer-Encoding: x-uuencode\n\nbegin 644 f.txt\n%:&5L;&\\`\n`\nend\n");
   EXPECT_EQ(u.content(u.root()), "hello");
   auto x = must_parse("Content-Transfer-Encoding: x-strange\n\nraw\n");
   EXPECT_EQ(x.content(x.root()), "raw\n");
@@ -207,16 +213,19 @@ TEST(message, transfer_encodings_decode) {
 
 TEST(message, content_to_matches_content) {
   std::string payload;
-  for (int i = 0; i < 200000; ++i) payload += static_cast<char>('A' + (i * 7) % 26);
+  for (int i = 0; i < 200000; ++i)
+    payload += static_cast<char>('A' + (i * 7) % 26);
   std::string body;
   // base64 of payload in 76-character lines, built by hand here to keep the test independent.
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string line;
   for (std::size_t i = 0; i + 3 <= payload.size(); i += 3) {
     const unsigned g = (unsigned(static_cast<unsigned char>(payload[i])) << 16) |
                        (unsigned(static_cast<unsigned char>(payload[i + 1])) << 8) |
                        static_cast<unsigned char>(payload[i + 2]);
-    for (int k = 3; k >= 0; --k) line += alphabet[(g >> (6 * k)) & 63];
+    for (int k = 3; k >= 0; --k)
+      line += alphabet[(g >> (6 * k)) & 63];
     if (line.size() == 76) {
       body += line + "\r\n";
       line.clear();
@@ -224,7 +233,8 @@ TEST(message, content_to_matches_content) {
   }
   body += line + "\r\n";
   const std::string expect = payload.substr(0, payload.size() / 3 * 3);
-  auto m = must_parse("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body);
+  auto m = must_parse(
+      "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body);
   EXPECT_EQ(m.content(m.root()), expect);
   std::string chunked;
   m.content_to(m.root(), [&](std::string_view c) { chunked.append(c); });
@@ -239,7 +249,8 @@ TEST(message, incremental_feeding_gives_the_same_tree) {
     auto whole = must_parse(data);
     for (std::size_t step = 1; step <= data.size(); step = step < 8 ? step + 1 : step * 2) {
       mime::parser p;
-      for (std::size_t i = 0; i < data.size(); i += step) ASSERT_TRUE(p.feed(std::string_view(data).substr(i, step)));
+      for (std::size_t i = 0; i < data.size(); i += step)
+        ASSERT_TRUE(p.feed(std::string_view(data).substr(i, step)));
       auto m = p.finish();
       ASSERT_TRUE(m) << step;
       ASSERT_EQ(m->parts().size(), whole.parts().size()) << step;
@@ -264,13 +275,16 @@ TEST(message, views_survive_moves) {
 
 TEST(message, depth_limit_truncates_or_fails) {
   std::string data;
-  for (int i = 0; i < 10; ++i) data += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\n\n--b" + std::to_string(i) + "\n";
+  for (int i = 0; i < 10; ++i)
+    data += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\n\n--b" +
+            std::to_string(i) + "\n";
   data += "\nleaf\n";
   mime::limits lim;
   lim.max_depth = 3;
   auto m = must_parse(data, lim);
   std::size_t deepest = 0;
-  for (const auto& p : m.parts()) deepest = std::max(deepest, p.depth);
+  for (const auto& p : m.parts())
+    deepest = std::max(deepest, p.depth);
   EXPECT_EQ(deepest, 3u);
   EXPECT_TRUE(has_problem(m, mime::problem::kind::depth_limit));
   lim.on_limit = mime::limits::action::fail;
@@ -282,7 +296,8 @@ TEST(message, depth_limit_truncates_or_fails) {
 
 TEST(message, part_limit_keeps_a_consistent_tree) {
   std::string data = "Content-Type: multipart/mixed; boundary=b\n\n";
-  for (int i = 0; i < 20; ++i) data += "--b\n\npart " + std::to_string(i) + "\n";
+  for (int i = 0; i < 20; ++i)
+    data += "--b\n\npart " + std::to_string(i) + "\n";
   data += "--b--\n";
   mime::limits lim;
   lim.max_parts = 5;
@@ -295,7 +310,8 @@ TEST(message, part_limit_keeps_a_consistent_tree) {
 
 TEST(message, header_limits) {
   std::string data;
-  for (int i = 0; i < 50; ++i) data += "X-" + std::to_string(i) + ": v\n";
+  for (int i = 0; i < 50; ++i)
+    data += "X-" + std::to_string(i) + ": v\n";
   data += "\nbody";
   mime::limits lim;
   lim.max_header_fields = 10;
@@ -322,14 +338,15 @@ TEST(message, message_size_limit) {
 }
 
 TEST(message, attachments_and_filenames) {
-  const std::string data =
-      "Content-Type: multipart/mixed; boundary=m\n\n"
-      "--m\nContent-Type: text/plain\n\nbody\n"
-      "--m\nContent-Type: application/pdf; name=\"a.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERg==\n"
-      "--m\nContent-Type: text/plain\nContent-Disposition: attachment; filename=notes.txt\n\nnotes\n"
-      "--m\nContent-Type: image/png\nContent-Disposition: inline\n\nPNG\n"
-      "--m\nContent-Type: message/rfc822\n\nSubject: fwd\n\nx\n"
-      "--m--\n";
+  const std::string data = "Content-Type: multipart/mixed; boundary=m\n\n"
+                           "--m\nContent-Type: text/plain\n\nbody\n"
+                           "--m\nContent-Type: application/pdf; "
+                           "name=\"a.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERg==\n"
+                           "--m\nContent-Type: text/plain\nContent-Disposition: attachment; "
+                           "filename=notes.txt\n\nnotes\n"
+                           "--m\nContent-Type: image/png\nContent-Disposition: inline\n\nPNG\n"
+                           "--m\nContent-Type: message/rfc822\n\nSubject: fwd\n\nx\n"
+                           "--m--\n";
   auto m = must_parse(data);
   const auto att = m.attachments();
   ASSERT_EQ(att.size(), 3u);
@@ -346,13 +363,12 @@ TEST(message, attachments_and_filenames) {
 }
 
 TEST(message, body_structure_alternative_and_related) {
-  const std::string data =
-      "Content-Type: multipart/alternative; boundary=a\n\n"
-      "--a\nContent-Type: text/plain\n\nplain\n"
-      "--a\nContent-Type: multipart/related; boundary=r\n\n"
-      "--r\nContent-Type: text/html\n\n<img src=cid:x>\n"
-      "--r\nContent-Type: image/png; name=x.png\nContent-ID: <x>\n\nPNG\n"
-      "--r--\n--a--\n";
+  const std::string data = "Content-Type: multipart/alternative; boundary=a\n\n"
+                           "--a\nContent-Type: text/plain\n\nplain\n"
+                           "--a\nContent-Type: multipart/related; boundary=r\n\n"
+                           "--r\nContent-Type: text/html\n\n<img src=cid:x>\n"
+                           "--r\nContent-Type: image/png; name=x.png\nContent-ID: <x>\n\nPNG\n"
+                           "--r--\n--a--\n";
   auto m = must_parse(data);
   const auto s = m.body_structure();
   ASSERT_EQ(s.text_body.size(), 1u);

@@ -23,7 +23,9 @@ inline std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-inline json::value load_json(const std::string& path) { return json::parse(read_file(path)); }
+inline json::value load_json(const std::string& path) {
+  return json::parse(read_file(path));
+}
 
 inline json::value opt(const std::optional<std::string>& s) {
   return s ? json::value(json::string(*s)) : json::value(nullptr);
@@ -38,13 +40,15 @@ inline json::object mailbox_json(const mailbox& m) {
 inline json::value address_json(const address_list& l) {
   if (!l.has_groups) {
     json::array a;
-    for (const auto& m : l.mailboxes) a.push_back(mailbox_json(m));
+    for (const auto& m : l.mailboxes)
+      a.push_back(mailbox_json(m));
     return json::object{{"List", a}};
   }
   json::array g;
   for (const auto& grp : l.groups) {
     json::array members;
-    for (const auto& m : grp.members) members.push_back(mailbox_json(m));
+    for (const auto& m : grp.members)
+      members.push_back(mailbox_json(m));
     g.push_back(json::object{{"name", opt(grp.name)}, {"addresses", members}});
   }
   return json::object{{"Group", g}};
@@ -54,9 +58,9 @@ inline json::object date_json(const date_time& d) {
   // Their zone is a sign flag plus hours and minutes; ours is signed minutes east of UTC.
   const int off = d.tz_offset_minutes;
   const int a = off < 0 ? -off : off;
-  return json::object{{"year", d.year},     {"month", d.month},         {"day", d.day},
-                      {"hour", d.hour},     {"minute", d.minute},       {"second", d.second},
-                      {"tz_before_gmt", off < 0}, {"tz_hour", a / 60}, {"tz_minute", a % 60}};
+  return json::object{{"year", d.year},           {"month", d.month},   {"day", d.day},
+                      {"hour", d.hour},           {"minute", d.minute}, {"second", d.second},
+                      {"tz_before_gmt", off < 0}, {"tz_hour", a / 60},  {"tz_minute", a % 60}};
 }
 
 // attributes as [[name, value], ...] (header vectors) or [{name, value}, ...] (message vectors);
@@ -66,21 +70,26 @@ inline json::object content_type_json(const content_type& ct, bool pairs) {
   if (!ct.params.empty()) {
     json::array a;
     for (const auto& p : ct.params) {
-      if (pairs) a.push_back(json::array{json::string(p.name), json::string(p.value)});
-      else a.push_back(json::object{{"name", p.name}, {"value", p.value}});
+      if (pairs)
+        a.push_back(json::array{json::string(p.name), json::string(p.value)});
+      else
+        a.push_back(json::object{{"name", p.name}, {"value", p.value}});
     }
     attrs = a;
   }
   return json::object{{"c_type", ct.type},
-                      {"c_subtype", ct.subtype.empty() ? json::value(nullptr) : json::value(json::string(ct.subtype))},
+                      {"c_subtype", ct.subtype.empty() ? json::value(nullptr)
+                                                       : json::value(json::string(ct.subtype))},
                       {"attributes", attrs}};
 }
 
 inline json::value host_json(const received_host& h) {
   switch (h.type) {
-  case received_host::kind::name: return json::object{{"Name", h.value}};
+  case received_host::kind::name:
+    return json::object{{"Name", h.value}};
   case received_host::kind::ipv4:
-  case received_host::kind::ipv6: return json::object{{"IpAddr", h.value}};
+  case received_host::kind::ipv6:
+    return json::object{{"IpAddr", h.value}};
   }
   return nullptr;
 }

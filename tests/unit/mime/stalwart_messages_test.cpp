@@ -32,15 +32,50 @@ std::string to_crlf(std::string_view lf) {
 
 // Their header names: well-known fields as snake_case enum names, others {"other": "Name"}.
 json::value header_name_json(std::string_view name) {
-  static const char* const known[] = {
-      "Subject", "From", "To", "Cc", "Date", "Bcc", "Reply-To", "Sender", "Comments", "In-Reply-To",
-      "Keywords", "Received", "Message-ID", "References", "Return-Path", "MIME-Version",
-      "Content-Description", "Content-ID", "Content-Language", "Content-Location",
-      "Content-Transfer-Encoding", "Content-Type", "Content-Disposition", "Resent-To", "Resent-Cc",
-      "Resent-Bcc", "Resent-From", "Resent-Date", "Resent-Sender", "Resent-Message-ID",
-      "List-Archive", "List-Help", "List-ID", "List-Owner", "List-Post", "List-Subscribe",
-      "List-Unsubscribe", "List-Unsubscribe-Post", "Message-Context", "DKIM-Signature", "ARC-Seal",
-      "ARC-Message-Signature", "ARC-Authentication-Results", "Autocrypt"};
+  static const char* const known[] = {"Subject",
+                                      "From",
+                                      "To",
+                                      "Cc",
+                                      "Date",
+                                      "Bcc",
+                                      "Reply-To",
+                                      "Sender",
+                                      "Comments",
+                                      "In-Reply-To",
+                                      "Keywords",
+                                      "Received",
+                                      "Message-ID",
+                                      "References",
+                                      "Return-Path",
+                                      "MIME-Version",
+                                      "Content-Description",
+                                      "Content-ID",
+                                      "Content-Language",
+                                      "Content-Location",
+                                      "Content-Transfer-Encoding",
+                                      "Content-Type",
+                                      "Content-Disposition",
+                                      "Resent-To",
+                                      "Resent-Cc",
+                                      "Resent-Bcc",
+                                      "Resent-From",
+                                      "Resent-Date",
+                                      "Resent-Sender",
+                                      "Resent-Message-ID",
+                                      "List-Archive",
+                                      "List-Help",
+                                      "List-ID",
+                                      "List-Owner",
+                                      "List-Post",
+                                      "List-Subscribe",
+                                      "List-Unsubscribe",
+                                      "List-Unsubscribe-Post",
+                                      "Message-Context",
+                                      "DKIM-Signature",
+                                      "ARC-Seal",
+                                      "ARC-Message-Signature",
+                                      "ARC-Authentication-Results",
+                                      "Autocrypt"};
   for (const char* k : known) {
     if (mailkit::iequals(name, k)) {
       std::string s = mailkit::to_lower(k);
@@ -60,7 +95,8 @@ bool is_address_field(std::string_view n) {
 }
 
 bool is_id_field(std::string_view n) {
-  for (const char* k : {"message-id", "in-reply-to", "references", "content-id", "resent-message-id"})
+  for (const char* k :
+       {"message-id", "in-reply-to", "references", "content-id", "resent-message-id"})
     if (mailkit::iequals(n, k)) return true;
   return false;
 }
@@ -93,7 +129,8 @@ json::value header_value_json(const mime::header_field& f) {
     if (ids.empty()) return "Empty";
     if (ids.size() == 1) return json::object{{"Text", ids[0]}};
     json::array a;
-    for (const auto& id : ids) a.push_back(json::string(id));
+    for (const auto& id : ids)
+      a.push_back(json::string(id));
     return json::object{{"TextList", a}};
   }
   if (mailkit::iequals(n, "Return-Path")) {
@@ -107,7 +144,8 @@ json::value header_value_json(const mime::header_field& f) {
     if (items.empty()) return "Empty";
     if (items.size() == 1) return json::object{{"Text", items[0]}};
     json::array a;
-    for (const auto& i : items) a.push_back(json::string(i));
+    for (const auto& i : items)
+      a.push_back(json::string(i));
     return json::object{{"TextList", a}};
   }
   const std::string text = f.decoded();
@@ -136,7 +174,8 @@ struct comparer {
       out.push_back(i);
       const mime::part& p = m.parts()[i];
       if (p.is_multipart)
-        for (auto it = p.children.rbegin(); it != p.children.rend(); ++it) todo.push_back(*it);
+        for (auto it = p.children.rbegin(); it != p.children.rend(); ++it)
+          todo.push_back(*it);
     }
     return out;
   }
@@ -159,41 +198,48 @@ struct comparer {
     auto indexes = [&](const std::vector<const mime::part*>& v) {
       json::array a;
       for (const mime::part* p : v)
-        a.push_back(static_cast<std::uint64_t>(std::find(ours.begin(), ours.end(), p->index) - ours.begin()));
+        a.push_back(static_cast<std::uint64_t>(std::find(ours.begin(), ours.end(), p->index) -
+                                               ours.begin()));
       return json::value(a);
     };
-    if (indexes(s.text_body) != exp.at("text_body")) fail("text_body", exp.at("text_body"), indexes(s.text_body));
-    if (indexes(s.html_body) != exp.at("html_body")) fail("html_body", exp.at("html_body"), indexes(s.html_body));
+    if (indexes(s.text_body) != exp.at("text_body"))
+      fail("text_body", exp.at("text_body"), indexes(s.text_body));
+    if (indexes(s.html_body) != exp.at("html_body"))
+      fail("html_body", exp.at("html_body"), indexes(s.html_body));
     if (indexes(s.attachments) != exp.at("attachments"))
       fail("attachments", exp.at("attachments"), indexes(s.attachments));
   }
 
-  void compare_part(const json::object& exp, const mime::part& p, const std::vector<std::size_t>& list,
-                    const std::string& path) {
+  void compare_part(const json::object& exp, const mime::part& p,
+                    const std::vector<std::size_t>& list, const std::string& path) {
     // Header fields: name, offsets and value.
     const json::array& hdrs = exp.at("headers").as_array();
     const auto fields = m.headers(p);
     if (hdrs.size() != fields.size()) {
       json::array names;
-      for (const auto& f : fields) names.push_back(header_name_json(f.name));
+      for (const auto& f : fields)
+        names.push_back(header_name_json(f.name));
       json::array theirs;
-      for (const auto& h : hdrs) theirs.push_back(h.as_object().at("name"));
+      for (const auto& h : hdrs)
+        theirs.push_back(h.as_object().at("name"));
       fail("header fields", theirs, names);
     } else {
       for (std::size_t i = 0; i < hdrs.size(); ++i) {
         const json::object& h = hdrs[i].as_object();
         const mime::header_field& f = fields[i];
-        const json::object ours{{"name", header_name_json(f.name)},
-                                {"value", header_value_json(f)},
-                                {"offset_field", f.offset},
-                                {"offset_start", f.offset + static_cast<std::size_t>(f.raw.data() - f.name.data())},
-                                {"offset_end", f.end}};
+        const json::object ours{
+            {"name", header_name_json(f.name)},
+            {"value", header_value_json(f)},
+            {"offset_field", f.offset},
+            {"offset_start", f.offset + static_cast<std::size_t>(f.raw.data() - f.name.data())},
+            {"offset_end", f.end}};
         if (json::value(h) != json::value(ours)) fail("header " + std::string(f.name), h, ours);
       }
     }
     // Part offsets: where the header starts and the body starts.
     const json::object ours_off{{"offset_header", p.header_begin}, {"offset_body", p.body_begin}};
-    const json::object their_off{{"offset_header", exp.at("offset_header")}, {"offset_body", exp.at("offset_body")}};
+    const json::object their_off{{"offset_header", exp.at("offset_header")},
+                                 {"offset_body", exp.at("offset_body")}};
     if (json::value(ours_off) != json::value(their_off)) fail("part offsets", their_off, ours_off);
 
     // Body.
@@ -238,8 +284,10 @@ struct comparer {
     if (bin) {
       const std::string content = m.content(p);
       json::array bytes;
-      for (unsigned char c : content) bytes.push_back(c);
-      if (json::value(bytes) != *bin) fail("binary body (" + std::to_string(content.size()) + " bytes)", *bin, bytes);
+      for (unsigned char c : content)
+        bytes.push_back(c);
+      if (json::value(bytes) != *bin)
+        fail("binary body (" + std::to_string(content.size()) + " bytes)", *bin, bytes);
       return;
     }
     fail("unknown body kind", body, nullptr);
@@ -277,17 +325,20 @@ TEST_P(stalwart_message, matches_expected_json) {
   auto parsed = mime::parse(raw);
   ASSERT_TRUE(parsed) << parsed.error().message();
   comparer cmp{*parsed, "", {}};
-  cmp.compare_message(expected.as_object(), 0, fs::path(c.eml).parent_path().filename().string() + "/" +
-                                                  fs::path(c.eml).filename().string() + (c.crlf ? " (CRLF)" : " (LF)"));
+  cmp.compare_message(expected.as_object(), 0,
+                      fs::path(c.eml).parent_path().filename().string() + "/" +
+                          fs::path(c.eml).filename().string() + (c.crlf ? " (CRLF)" : " (LF)"));
   std::string report;
-  for (const auto& f : cmp.failures) report += f + "\n";
+  for (const auto& f : cmp.failures)
+    report += f + "\n";
   EXPECT_TRUE(cmp.failures.empty()) << report;
 }
 
 INSTANTIATE_TEST_SUITE_P(corpus, stalwart_message, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<message_case>& info) {
                            const fs::path p(info.param.eml);
-                           std::string name = p.parent_path().filename().string() + "_" + p.stem().string() +
+                           std::string name = p.parent_path().filename().string() + "_" +
+                                              p.stem().string() +
                                               (info.param.crlf ? "_crlf" : "_lf");
                            return name;
                          });

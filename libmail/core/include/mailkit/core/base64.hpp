@@ -18,7 +18,9 @@
 namespace mailkit::base64 {
 
 /// Size of the padded encoding of n bytes, without line breaks.
-[[nodiscard]] constexpr std::size_t encoded_size(std::size_t n) noexcept { return (n + 2) / 3 * 4; }
+[[nodiscard]] constexpr std::size_t encoded_size(std::size_t n) noexcept {
+  return (n + 2) / 3 * 4;
+}
 
 /// Padded base64 of `data` on one line.
 [[nodiscard]] std::string encode(std::string_view data);
@@ -60,8 +62,8 @@ public:
   [[nodiscard]] const decode_status& status() const noexcept { return status_; }
 
 private:
-  unsigned quad_ = 0;  // accumulated 6-bit values
-  int have_ = 0;       // how many of the quantum's four values are in quad_
+  unsigned quad_ = 0; // accumulated 6-bit values
+  int have_ = 0;      // how many of the quantum's four values are in quad_
   bool padded_ = false;
   decode_status status_;
 };

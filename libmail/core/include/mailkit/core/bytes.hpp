@@ -14,12 +14,16 @@
 namespace mailkit {
 
 /// RFC 5234 B.1: WSP = SP / HTAB.
-[[nodiscard]] constexpr bool is_wsp(char c) noexcept { return c == ' ' || c == '\t'; }
+[[nodiscard]] constexpr bool is_wsp(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
 /// WSP, CR or LF.
 [[nodiscard]] constexpr bool is_space(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
-[[nodiscard]] constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+[[nodiscard]] constexpr bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
 [[nodiscard]] constexpr bool is_alpha(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -62,8 +66,8 @@ void append_utf8(std::string& out, char32_t cp);
 
 /// One line of a buffer: the text without its line ending, and where the next line starts.
 struct line_view {
-  std::string_view text; ///< without CR LF / LF
-  std::size_t next = 0;  ///< offset of the byte after the line ending (== size at the end)
+  std::string_view text;   ///< without CR LF / LF
+  std::size_t next = 0;    ///< offset of the byte after the line ending (== size at the end)
   bool terminated = false; ///< false for a last line with no line ending
 };
 /// The line that starts at `pos`. A line ends at LF; a CR just before that LF is not part of the

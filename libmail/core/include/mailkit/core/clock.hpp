@@ -19,7 +19,9 @@ public:
 /// The real clock (std::chrono::system_clock).
 class system_clock final : public clock {
 public:
-  [[nodiscard]] time_point now() const noexcept override { return std::chrono::system_clock::now(); }
+  [[nodiscard]] time_point now() const noexcept override {
+    return std::chrono::system_clock::now();
+  }
 };
 
 /// A clock that moves only when told; safe to read from several threads.
@@ -29,7 +31,9 @@ public:
   [[nodiscard]] time_point now() const noexcept override {
     return time_point(time_point::duration(now_.load(std::memory_order_acquire)));
   }
-  void set(time_point t) noexcept { now_.store(t.time_since_epoch().count(), std::memory_order_release); }
+  void set(time_point t) noexcept {
+    now_.store(t.time_since_epoch().count(), std::memory_order_release);
+  }
   void advance(std::chrono::system_clock::duration d) noexcept {
     now_.fetch_add(d.count(), std::memory_order_acq_rel);
   }

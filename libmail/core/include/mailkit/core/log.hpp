@@ -13,7 +13,8 @@ namespace mailkit {
 enum class log_level { trace, debug, info, notice, warning, error };
 
 /// A sink receives the level, the component ("smtpd", "mime", ...) and the message text.
-using log_sink = std::function<void(log_level, std::string_view component, std::string_view message)>;
+using log_sink =
+    std::function<void(log_level, std::string_view component, std::string_view message)>;
 
 /// Install (or with an empty function, remove) the process-wide sink and its minimum level.
 /// Thread-safe; messages logged concurrently with a change go to the old or the new sink.

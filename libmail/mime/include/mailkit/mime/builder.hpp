@@ -27,7 +27,7 @@ struct attachment {
   std::string filename;
   std::string content_type = "application/octet-stream"; ///< "type/subtype", parameters allowed
   std::string data;
-  bool inline_ = false;                 ///< Content-Disposition inline instead of attachment
+  bool inline_ = false;                  ///< Content-Disposition inline instead of attachment
   std::optional<std::string> content_id; ///< for inline images referenced from HTML (cid:)
 };
 

@@ -28,8 +28,8 @@ struct parameter {
 /// A parsed Content-Type ("text/plain; charset=utf-8") or Content-Disposition ("attachment;
 /// filename=a.pdf"): for a disposition `type` is the disposition and `subtype` is empty.
 struct content_type {
-  std::string type;    ///< lower case; empty when the field held nothing usable
-  std::string subtype; ///< lower case; may be empty ("inline", or a broken "text")
+  std::string type;              ///< lower case; empty when the field held nothing usable
+  std::string subtype;           ///< lower case; may be empty ("inline", or a broken "text")
   std::vector<parameter> params; ///< in order of first appearance
 
   /// Value of a parameter (name compared case-insensitively), or nullopt.

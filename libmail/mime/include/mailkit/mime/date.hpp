@@ -18,9 +18,9 @@
 namespace mailkit::mime {
 
 struct date_time {
-  int year = 0;   ///< four digits (obsolete two-digit years mapped per RFC 5322 §4.3)
-  int month = 0;  ///< 1-12
-  int day = 0;    ///< 1-31
+  int year = 0;  ///< four digits (obsolete two-digit years mapped per RFC 5322 §4.3)
+  int month = 0; ///< 1-12
+  int day = 0;   ///< 1-31
   int hour = 0;
   int minute = 0;
   int second = 0;

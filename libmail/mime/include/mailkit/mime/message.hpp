@@ -42,11 +42,11 @@ namespace mailkit::mime {
 
 /// Hard limits. Every one is explicit; the defaults fit real mail with a wide margin.
 struct limits {
-  std::size_t max_message_size = 0;        ///< bytes; 0 = no limit (SMTP SIZE is enforced earlier)
-  std::size_t max_header_fields = 1000;    ///< per part
-  std::size_t max_header_bytes = 1 << 20;  ///< per part, the whole header section
-  std::size_t max_depth = 64;              ///< nesting of multiparts and embedded messages
-  std::size_t max_parts = 10000;           ///< parts in the whole message, the root included
+  std::size_t max_message_size = 0;       ///< bytes; 0 = no limit (SMTP SIZE is enforced earlier)
+  std::size_t max_header_fields = 1000;   ///< per part
+  std::size_t max_header_bytes = 1 << 20; ///< per part, the whole header section
+  std::size_t max_depth = 64;             ///< nesting of multiparts and embedded messages
+  std::size_t max_parts = 10000;          ///< parts in the whole message, the root included
   enum class action {
     truncate, ///< stop indexing at the limit, keep a consistent tree, record a problem
     fail      ///< fail the parse with errc::limit_exceeded
@@ -54,22 +54,30 @@ struct limits {
 };
 
 /// Content-Transfer-Encoding (RFC 2045 §6.1; "binary" also RFC 3030).
-enum class transfer_encoding { seven_bit, eight_bit, binary, quoted_printable, base64, uuencode, unknown };
+enum class transfer_encoding {
+  seven_bit,
+  eight_bit,
+  binary,
+  quoted_printable,
+  base64,
+  uuencode,
+  unknown
+};
 
 /// A deviation from the standards found while parsing; the parse still succeeded.
 struct problem {
   enum class kind {
-    missing_close_delimiter,  ///< RFC 2046 §5.1.1: multipart ended without "--boundary--"
-    missing_boundary,         ///< multipart/* without a boundary parameter: read as a leaf
-    header_line_without_colon,///< a header line that is no field: the header ended there
-    eight_bit_header,         ///< raw non-UTF-8 bytes in a header (read as Windows-1252)
-    nul_byte,                 ///< a NUL byte in the header section
-    unknown_transfer_encoding,///< Content-Transfer-Encoding not in RFC 2045 §6.1
-    header_field_limit,       ///< max_header_fields reached: later fields not indexed
-    header_size_limit,        ///< max_header_bytes reached: the rest of the header is body
-    depth_limit,              ///< max_depth reached: the part is a leaf
-    part_limit,               ///< max_parts reached: later delimiters are body text
-    missing_header_separator, ///< the input ended inside a header section
+    missing_close_delimiter,   ///< RFC 2046 §5.1.1: multipart ended without "--boundary--"
+    missing_boundary,          ///< multipart/* without a boundary parameter: read as a leaf
+    header_line_without_colon, ///< a header line that is no field: the header ended there
+    eight_bit_header,          ///< raw non-UTF-8 bytes in a header (read as Windows-1252)
+    nul_byte,                  ///< a NUL byte in the header section
+    unknown_transfer_encoding, ///< Content-Transfer-Encoding not in RFC 2045 §6.1
+    header_field_limit,        ///< max_header_fields reached: later fields not indexed
+    header_size_limit,         ///< max_header_bytes reached: the rest of the header is body
+    depth_limit,               ///< max_depth reached: the part is a leaf
+    part_limit,                ///< max_parts reached: later delimiters are body text
+    missing_header_separator,  ///< the input ended inside a header section
   } what;
   std::size_t part = 0;   ///< index of the part concerned
   std::size_t offset = 0; ///< byte offset in the message where it was found
@@ -94,7 +102,7 @@ class message;
 
 /// One node of the tree. Offsets are into the message buffer.
 struct part {
-  std::size_t index = 0;       ///< position in message::parts()
+  std::size_t index = 0;             ///< position in message::parts()
   std::optional<std::size_t> parent; ///< none for the root
   std::vector<std::size_t> children; ///< body parts of a multipart, or the embedded message
   std::size_t depth = 0;
@@ -102,14 +110,14 @@ struct part {
   std::size_t body_begin = 0;   ///< first byte of the body (after the blank line)
   std::size_t body_end = 0;     ///< end of the body (before the CRLF preceding a delimiter)
   std::size_t fields_begin = 0, fields_end = 0; ///< range in message::all_fields()
-  content_type type;            ///< parsed Content-Type, or the RFC 2045 §5.2 / RFC 2046 §5.1.5 default
-  bool type_defaulted = true;   ///< no usable Content-Type field
+  content_type type; ///< parsed Content-Type, or the RFC 2045 §5.2 / RFC 2046 §5.1.5 default
+  bool type_defaulted = true;              ///< no usable Content-Type field
   std::optional<content_type> disposition; ///< parsed Content-Disposition
   transfer_encoding encoding = transfer_encoding::seven_bit;
-  bool is_multipart = false;    ///< a multipart whose body was split into children
-  bool is_message = false;      ///< a message/rfc822 or message/global holding one child
-  std::string_view preamble;    ///< multipart only
-  std::string_view epilogue;    ///< multipart only
+  bool is_multipart = false; ///< a multipart whose body was split into children
+  bool is_message = false;   ///< a message/rfc822 or message/global holding one child
+  std::string_view preamble; ///< multipart only
+  std::string_view epilogue; ///< multipart only
 };
 
 /// A parsed message. Move-only; views handed out stay valid while it lives.
@@ -131,11 +139,14 @@ public:
   /// Every field of every part, part by part.
   [[nodiscard]] const std::vector<header_field>& all_fields() const noexcept { return fields_; }
   /// The first field with this name (case-insensitive), or nullptr.
-  [[nodiscard]] const header_field* field(std::string_view name, const part* p = nullptr) const noexcept;
+  [[nodiscard]] const header_field* field(std::string_view name,
+                                          const part* p = nullptr) const noexcept;
   /// The first value with this name, unfolded and RFC 2047 decoded; nullopt when absent.
-  [[nodiscard]] std::optional<std::string> header(std::string_view name, const part* p = nullptr) const;
+  [[nodiscard]] std::optional<std::string> header(std::string_view name,
+                                                  const part* p = nullptr) const;
   /// Every value with this name, decoded, in order.
-  [[nodiscard]] std::vector<std::string> get_all(std::string_view name, const part* p = nullptr) const;
+  [[nodiscard]] std::vector<std::string> get_all(std::string_view name,
+                                                 const part* p = nullptr) const;
 
   /// The raw (still transfer-encoded) body of a part: for a multipart the whole body with
   /// delimiters, for an embedded message the whole embedded message.

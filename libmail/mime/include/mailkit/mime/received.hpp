@@ -27,19 +27,19 @@ struct received_host {
 };
 
 struct received {
-  std::optional<received_host> from;      ///< the name after "from"
-  std::optional<received_host> helo;      ///< the HELO/EHLO name from the TCP-info comment
-  std::optional<std::string> helo_cmd;    ///< "HELO", "EHLO" or "LHLO" when the comment says
-  std::optional<std::string> from_iprev;  ///< the reverse DNS name from the comment
-  std::optional<std::string> from_ip;     ///< the connecting IP from the comment
-  std::optional<std::string> ident;       ///< from an "(IDENT:user@host ...)" comment
+  std::optional<received_host> from;     ///< the name after "from"
+  std::optional<received_host> helo;     ///< the HELO/EHLO name from the TCP-info comment
+  std::optional<std::string> helo_cmd;   ///< "HELO", "EHLO" or "LHLO" when the comment says
+  std::optional<std::string> from_iprev; ///< the reverse DNS name from the comment
+  std::optional<std::string> from_ip;    ///< the connecting IP from the comment
+  std::optional<std::string> ident;      ///< from an "(IDENT:user@host ...)" comment
   std::optional<received_host> by;
   std::optional<std::string> via;
   std::optional<std::string> with;        ///< protocol, e.g. "ESMTPS" (RFC 3848)
   std::optional<std::string> tls_version; ///< e.g. "TLSv1.3" when the with clause has it
   std::optional<std::string> tls_cipher;  ///< e.g. "TLS_AES_256_GCM_SHA384"
   std::optional<std::string> id;
-  std::optional<std::string> for_;        ///< the recipient address without brackets
+  std::optional<std::string> for_; ///< the recipient address without brackets
   std::optional<date_time> date;
 };
 
