@@ -12,8 +12,11 @@ int main() {
   spec.subject = "Quarterly report — draft";
   spec.text = "Hi Bob,\n\nthe draft is attached.\n\nAna\n";
   spec.html = "<p>Hi Bob,</p><p>the draft is attached.</p><p>Ana</p>";
-  spec.attachments.push_back(
-      {"résumé Q3.pdf", "application/pdf", std::string("%PDF-1.4\n\x00\x01\xff", 12)});
+  mime::attachment pdf;
+  pdf.filename = "résumé Q3.pdf";
+  pdf.content_type = "application/pdf";
+  pdf.data = std::string("%PDF-1.4\n\x00\x01\xff", 12);
+  spec.attachments.push_back(std::move(pdf));
 
   auto data = mime::build(spec);
   if (!data) {

@@ -11,7 +11,8 @@ import sys
 
 import mailkit
 
-PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <</Type/Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
+PDF = (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <</Type/Catalog>> endobj\n"
+       b"trailer <</Root 1 0 R>>\n%%EOF\n")
 
 
 def main():
@@ -24,7 +25,7 @@ def main():
         attachments=[("résumé Q3.pdf", "application/pdf", PDF)],
         headers={"X-Mailer": "mailkit example 02"},
     )
-    sys.stdout.write(data.decode("ascii"))
+    sys.stdout.write(data.decode("utf-8", "replace"))  # the builder writes ASCII
 
     msg = mailkit.mime.parse(data)
     checks = {

@@ -77,23 +77,18 @@ std::string copy_bytes(py::handle obj, const char* what) {
 // RFC 5322 dates carry their zone; Python gets an aware datetime in that zone.
 py::object to_datetime(const mime::date_time& d) {
   const py::module_ dt = py::module_::import("datetime");
+  const py::object utc = dt.attr("timezone").attr("utc");
   py::object tz;
   try {
     tz = dt.attr("timezone")(dt.attr("timedelta")(py::arg("minutes") = d.tz_offset_minutes));
-  } catch (py::error_already_set& e) {
-    // datetime.timezone needs |offset| < 24 h; a zone beyond that is unusable: read it as UTC.
-    if (!e.matches(PyExc_ValueError)) throw;
-    tz = dt.attr("timezone").attr("utc");
-  }
-  try {
     return dt.attr("datetime")(d.year, d.month, d.day, d.hour, d.minute, d.second, 0, tz);
   } catch (py::error_already_set& e) {
+    // datetime refuses a zone of 24 h or more and fields such as a leap second 60: fall back to
+    // the instant the C++ side computes, in the zone when it is usable, else in UTC.
     if (!e.matches(PyExc_ValueError)) throw;
   }
-  // Fields datetime refuses (a leap second 60, 30 February): the instant they denote, as the
-  // C++ side computes it, in the same zone.
   try {
-    return dt.attr("datetime").attr("fromtimestamp")(d.to_unix(), tz);
+    return dt.attr("datetime").attr("fromtimestamp")(d.to_unix(), tz ? tz : utc);
   } catch (py::error_already_set& e) {
     if (!e.matches(PyExc_ValueError) && !e.matches(PyExc_OverflowError) &&
         !e.matches(PyExc_OSError))
@@ -296,21 +291,32 @@ const char* encoding_name(mime::transfer_encoding e) noexcept {
   return "unknown";
 }
 
-// "1.2.1" (IMAP-style section number, RFC 3501 §6.4.5) of a part; "" for the root.
+// The IMAP section number of a part (RFC 3501 §6.4.5): "1.2" for the second child of the first
+// child of a multipart root; a multipart root has none (""), a single-part root is "1". The
+// multipart root of an embedded message shares its message/rfc822 part's number; a single-part
+// embedded message is that number plus ".1". Iterative: the path is bounded by the input depth.
 std::string section_of(const mime::message& msg, std::size_t index) {
-  std::string out;
-  while (true) {
-    const mime::part& p = msg.parts()[index];
-    if (!p.parent) break;
-    const mime::part& parent = msg.parts()[*p.parent];
+  const auto& parts = msg.parts();
+  std::vector<std::size_t> path{index};
+  while (parts[path.back()].parent)
+    path.push_back(*parts[path.back()].parent);
+  auto join = [](const std::string& a, const std::string& b) {
+    return a.empty() ? b : a + "." + b;
+  };
+  std::string sec = parts[path.back()].is_multipart ? "" : "1";
+  for (std::size_t i = path.size() - 1; i > 0; --i) {
+    const mime::part& parent = parts[path[i]];
+    const mime::part& child = parts[path[i - 1]];
+    if (parent.is_message) {
+      if (!child.is_multipart) sec = join(sec, "1");
+      continue;
+    }
     std::size_t pos = 0;
-    while (pos < parent.children.size() && parent.children[pos] != index)
+    while (pos < parent.children.size() && parent.children[pos] != child.index)
       ++pos;
-    // An embedded message's one child shares its parent's number (RFC 3501 §6.4.5).
-    if (!parent.is_message) out.insert(0, (out.empty() ? "" : ".") + std::to_string(pos + 1));
-    index = parent.index;
+    sec = join(sec, std::to_string(pos + 1));
   }
-  return out;
+  return sec;
 }
 
 mime::limits make_limits(std::size_t max_message_size, std::size_t max_header_fields,
@@ -349,11 +355,28 @@ void set_module(py::handle cls) {
 // ---------------------------------------------------------------------------------------------
 // Bindings
 
+// How a reader shows a mailbox: `Name <addr>`, the name quoted when it holds RFC 5322 specials
+// so that the text still parses as one mailbox, never RFC 2047 encoded (build() does that).
+std::string display_form(const mime::mailbox& a) {
+  if (!a.name) return a.addr.value_or("");
+  std::string name = *a.name;
+  if (name.find_first_of("()<>[]:;@\\,.\"") != std::string::npos) {
+    std::string quoted = "\"";
+    for (char c : name) {
+      if (c == '"' || c == '\\') quoted.push_back('\\');
+      quoted.push_back(c);
+    }
+    name = quoted + "\"";
+  }
+  if (!a.addr) return name;
+  return name + " <" + *a.addr + ">";
+}
+
 void bind_address(py::module_& m) {
   auto cls = py::class_<mime::mailbox>(m, "Address", R"doc(
 One mailbox of an address field: a display name and an address, each None when the field gave
 none ("Undisclosed recipients" alone has a name and no address). Both are decoded str.
-Immutable, hashable and comparable; str() gives the header form ("Name" <addr>).)doc");
+Immutable, hashable and comparable; str() gives the form a reader shows: Name <addr>.)doc");
   cls.def(py::init([](std::optional<std::string> name, std::optional<std::string> addr) {
             if (name && name->empty()) name.reset();
             if (addr && addr->empty()) addr.reset();
@@ -377,7 +400,7 @@ Immutable, hashable and comparable; str() gives the header form ("Name" <addr>).
              return "Address(name=" + std::string(py::repr(to_str_or_none(a.name))) +
                     ", addr=" + std::string(py::repr(to_str_or_none(a.addr))) + ")";
            })
-      .def("__str__", [](const mime::mailbox& a) { return to_str(mime::format_mailbox(a)); })
+      .def("__str__", [](const mime::mailbox& a) { return to_str(display_form(a)); })
       .def(py::pickle(
           [](const mime::mailbox& a) {
             return py::make_tuple(to_str_or_none(a.name), to_str_or_none(a.addr));
@@ -444,7 +467,7 @@ after the Message it came from is gone.)doc");
           "Position in Message.parts (depth first, the root is 0).")
       .def_property_readonly(
           "section", [](const py_part& p) { return section_of(*p.msg, p.index); },
-          "IMAP section number (\"1.2\"); \"\" for the root.")
+          "IMAP section number (RFC 3501 §6.4.5): \"1.2\"; \"\" for a multipart root.")
       .def_property_readonly("depth", [](const py_part& p) { return p.get().depth; })
       .def_property_readonly("parent",
                              [](const py_part& p) -> py::object {

@@ -48,6 +48,8 @@ void decoder::process(std::string_view in, bool final, std::string& out) {
     if (k < n && (in[k] == '\n' || in[k] == '\r')) {
       if (in[k] == '\r' && k + 1 < n && in[k + 1] == '\n') ++k;
       i = k + 1;
+      // Whitespace before the '=' was data, not trailing whitespace of a line.
+      floor = out.size();
       continue;
     }
     if (i + 2 < n) {

@@ -415,6 +415,7 @@ struct parser::state {
   std::vector<field_off> fields;
   std::vector<frame> frames;     // open multiparts, outermost first
   std::vector<std::size_t> open; // parts whose body_end is not known yet, outermost first
+  std::vector<std::size_t> closing_end; // scratch for on_delimiter: where each closed part ends
   mode m = mode::headers;
   std::size_t pos = 0;          // next unprocessed byte; always at a line start
   std::size_t cur = 0;          // the part whose header is being read
@@ -497,6 +498,7 @@ struct parser::state {
   void close_part(std::size_t idx, std::size_t at) {
     part& p = msg.parts_[idx];
     if (p.body_begin > at) p.body_begin = at; // header cut short: empty body
+    if (p.header_begin > at) p.header_begin = at;
     p.body_end = at;
   }
 
@@ -509,11 +511,24 @@ struct parser::state {
       return true;
     }
     // Close every part nested inside the multipart (its current body part and anything in it).
+    // A nested part never ends after its parent: when a part's header ends on the line just
+    // before the delimiter, that line break belongs to the delimiter (RFC 2046 §5.1.1), so the
+    // inner part is empty and ends where its parent does.
+    std::size_t first_closed = open.size();
+    while (first_closed > 0 && open[first_closed - 1] != mp)
+      --first_closed;
+    std::size_t ceiling = npos;
+    closing_end.resize(open.size() - first_closed);
+    for (std::size_t k = first_closed; k < open.size(); ++k) {
+      part& p = msg.parts_[open[k]];
+      const std::size_t floor =
+          (m == mode::headers && open[k] == cur) ? p.header_begin : p.body_begin;
+      closing_end[k - first_closed] = ceiling = std::min(ceiling, end_before(line_start, floor));
+    }
     while (!open.empty() && open.back() != mp) {
       const std::size_t idx = open.back();
       part& p = msg.parts_[idx];
-      const std::size_t floor = (m == mode::headers && idx == cur) ? p.header_begin : p.body_begin;
-      close_part(idx, end_before(line_start, floor));
+      close_part(idx, closing_end[open.size() - 1 - first_closed]);
       if (p.is_multipart && !epilogue_started(idx)) {
         // RFC 2046 §5.1.1: an inner multipart ended without its close delimiter.
         msg.problems_.push_back(problem{problem::kind::missing_close_delimiter, idx, line_start});

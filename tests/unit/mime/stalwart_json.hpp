@@ -4,11 +4,13 @@
 // Where our model differs from theirs, the mapping says so here, once, for every harness.
 #pragma once
 
+#include <mailkit/core/bytes.hpp>
 #include <mailkit/mime/mime.hpp>
 
 #include <boost/json.hpp>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -116,6 +118,81 @@ inline json::object received_json(const received& r) {
   if (r.via) o["via"] = *r.via;
   if (r.date) o["date"] = date_json(*r.date);
   return o;
+}
+
+inline std::string to_crlf(std::string_view lf) {
+  std::string out;
+  out.reserve(lf.size() + lf.size() / 16);
+  for (std::size_t i = 0; i < lf.size(); ++i) {
+    if (lf[i] == '\n' && (i == 0 || lf[i - 1] != '\r')) out += '\r';
+    out += lf[i];
+  }
+  return out;
+}
+
+// Their serializer sometimes writes a null member and sometimes leaves it out ("attributes":
+// null vs. no "attributes"); both mean "absent", so members whose value is null are dropped on
+// both sides before comparing.
+inline json::value without_nulls(const json::value& v) {
+  if (v.is_object()) {
+    json::object o;
+    for (const auto& kv : v.as_object())
+      if (!kv.value().is_null()) o[kv.key()] = without_nulls(kv.value());
+    return o;
+  }
+  if (v.is_array()) {
+    json::array a;
+    for (const auto& e : v.as_array())
+      a.push_back(without_nulls(e));
+    return a;
+  }
+  return v;
+}
+
+// Our date_time has no "-0000" (RFC 5322 §3.3: the zone of the local time is unknown): an
+// offset of zero is read as either sign, so the sign flag is taken from the expected value when
+// the offset is zero. Non-zero offsets are compared in full.
+inline void align_zero_zone(json::value& ours, const json::value& expected) {
+  if (!ours.is_object() || !expected.is_object()) return;
+  auto& o = ours.as_object();
+  const auto& e = expected.as_object();
+  if (o.contains("tz_hour") && o.at("tz_hour") == json::value(0) &&
+      o.at("tz_minute") == json::value(0) && e.contains("tz_before_gmt"))
+    o["tz_before_gmt"] = e.at("tz_before_gmt");
+}
+
+// Their "with" is an enum of protocol names (RFC 3848 plus "Local"); a protocol outside it is
+// dropped. Ours is the RFC 3848 name we recognised, or the word as written ("mapi", "Thrift").
+inline json::value with_json(const std::string& with) {
+  static const std::set<std::string> theirs = {"SMTP",  "ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA",
+                                               "LMTP",  "LMTPA", "LMTPS",  "LMTPSA", "HTTP",
+                                               "HTTPS", "IMAP",  "POP3",   "MMS"};
+  if (with == "LOCAL") return json::string("Local");
+  if (theirs.count(with) != 0) return json::string(with);
+  return nullptr;
+}
+
+inline json::value received_mapped(const mime::received& r, const json::value& expected) {
+  json::value v = received_json(r);
+  auto& o = v.as_object();
+  // Their TLS version is an enum named "TLSv1_3"; ours is the text "TLSv1.3".
+  if (r.tls_version) {
+    std::string t = *r.tls_version;
+    for (char& c : t)
+      if (c == '.') c = '_';
+    o["tls_version"] = json::string(t);
+  }
+  if (r.with) o["with"] = with_json(*r.with);
+  if (o.contains("date") && expected.is_object() && expected.as_object().contains("date"))
+    align_zero_zone(o["date"], expected.as_object().at("date"));
+  return v;
+}
+
+inline json::value date_mapped(const std::optional<mime::date_time>& d, const json::value& expected) {
+  if (!d) return nullptr;
+  json::value v = date_json(*d);
+  align_zero_zone(v, expected);
+  return v;
 }
 
 } // namespace mailkit::mime::testing

@@ -38,4 +38,24 @@ namespace mailkit::mime {
 /// Encode for use as a display name in an address (RFC 2047 §5 (3): the restricted Q set).
 [[nodiscard]] std::string encode_phrase(std::string_view utf8);
 
+namespace detail {
+
+/// How decode_text treats the text around encoded words (the parameter parser of
+/// content_type.cpp needs a different reading than unstructured fields).
+struct word_options {
+  /// Insert a space between an encoded word and ordinary text that touches it
+  /// ("[SPAM]=?utf-8?Q?Hi?=" reads "[SPAM] Hi"), as for unstructured fields.
+  bool space_around_words = true;
+  /// Keep whitespace between two encoded words unless it contains a fold (quoted parameter
+  /// values: `"=?a?Q?x?= =?a?Q?y?="` keeps its space, a folded split word does not).
+  bool keep_space_between_words = false;
+};
+
+/// The decoding engine behind decode_words. A '\n' in `text` marks where a fold (line break
+/// and the whitespace after it) was: inside an encoded word it is dropped, in ordinary text a
+/// whitespace run containing it reads as one space. Not trimmed.
+[[nodiscard]] std::string decode_text(std::string_view text, const word_options& opt);
+
+} // namespace detail
+
 } // namespace mailkit::mime

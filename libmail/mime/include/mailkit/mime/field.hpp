@@ -22,4 +22,12 @@ namespace mailkit::mime {
 /// runs of whitespace collapsed; empty items are dropped.
 [[nodiscard]] std::vector<std::string> parse_text_list(std::string_view raw);
 
+namespace detail {
+/// The part of `raw` that belongs to one field: RFC 5322 §2.2.3 lets a field continue on the next
+/// line only when that line starts with WSP, so the first CRLF or bare LF (or bare CR) not
+/// followed by WSP ends it. The field parsers apply this first, so input that runs on into the
+/// next header line ("Subject: a\nX-Other: b") never leaks into a value. Points into `raw`.
+[[nodiscard]] std::string_view field_body(std::string_view raw) noexcept;
+} // namespace detail
+
 } // namespace mailkit::mime
