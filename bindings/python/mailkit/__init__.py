@@ -9,7 +9,7 @@ Exceptions: every operational failure is a subclass of :class:`mailkit.Error`
 ``fail``, a DKIM ``permerror``) are return values, never exceptions.
 """
 
-from mailkit._mailkit import Error, ParseError, __version__
+from mailkit._mailkit import DnsError, Error, ParseError, __version__
 from mailkit import mime
 
-__all__ = ["Error", "ParseError", "__version__", "mime"]
+__all__ = ["DnsError", "Error", "ParseError", "__version__", "mime"]

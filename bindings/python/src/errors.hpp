@@ -19,6 +19,7 @@ namespace mailkit::python {
 struct exceptions {
   PyObject* error = nullptr;       ///< mailkit.Error, base of every mailkit exception
   PyObject* parse_error = nullptr; ///< mailkit.ParseError(Error): input that cannot be parsed
+  PyObject* dns_error = nullptr;   ///< mailkit.DnsError(Error): SERVFAIL, timeout, network error
 };
 
 /// The classes created by bind_errors(); valid once the extension is imported.

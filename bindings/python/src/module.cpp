@@ -46,6 +46,11 @@ void bind_errors(py::module_& m) {
       "Malformed mail is not an error: mailkit.mime.parse() reads it as mail clients do and lists\n"
       "what was wrong in Message.problems.",
       g_exceptions.error);
+  g_exceptions.dns_error = make_exception(
+      m, "DnsError",
+      "A DNS question could not be answered now: SERVFAIL, REFUSED, a timeout or a network\n"
+      "error. NXDOMAIN and NODATA are answers (an empty list), not errors.",
+      g_exceptions.error);
 }
 
 } // namespace mailkit::python
