@@ -51,11 +51,15 @@ std::string_view encoding_name(mime::transfer_encoding e) {
   return "unknown";
 }
 
+// For a person to read: decoded names as they are, not re-encoded for a header.
 std::string format_list(const mime::address_list& l) {
   std::string out;
   for (const auto& m : l.flatten()) {
     if (!out.empty()) out += ", ";
-    out += mime::format_mailbox(m);
+    if (m.name && m.addr)
+      out += *m.name + " <" + *m.addr + ">";
+    else
+      out += m.addr.value_or(m.name.value_or(""));
   }
   return out;
 }
