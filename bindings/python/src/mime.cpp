@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,12 @@ std::string copy_bytes(py::handle obj, const char* what) {
                          std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   Py_buffer view;
   if (PyObject_GetBuffer(obj.ptr(), &view, PyBUF_FULL_RO) != 0) throw py::error_already_set();
+  if (PyBuffer_IsContiguous(&view, 'C') != 0) {
+    // The common case (bytes, bytearray): one copy, no zero-filling first.
+    std::string out(static_cast<const char*>(view.buf), static_cast<std::size_t>(view.len));
+    PyBuffer_Release(&view);
+    return out;
+  }
   std::string out(static_cast<std::size_t>(view.len), '\0');
   const int rc = PyBuffer_ToContiguous(out.data(), &view, view.len, 'C');
   PyBuffer_Release(&view);
@@ -503,12 +510,32 @@ after the Message it came from is gone.)doc");
       .def(
           "content",
           [](const py_part& p) {
-            std::string out;
+            // Decoded data is never longer than the encoded body (base64, quoted-printable and
+            // uuencode only shrink), so it is written straight into a bytes object of that
+            // size, which is then cut to length: no intermediate string, no second copy.
+            const std::size_t bound = p.msg->body(p.get()).size();
+            PyObject* obj = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(bound));
+            if (obj == nullptr) throw py::error_already_set();
+            py::object owner = py::reinterpret_steal<py::object>(obj);
+            char* dst = PyBytes_AS_STRING(obj);
+            std::size_t n = 0;
+            bool overflow = false;
             {
               py::gil_scoped_release nogil;
-              out = p.msg->content(p.get());
+              p.msg->content_to(p.get(), [&](std::string_view chunk) {
+                if (chunk.size() > bound - n) {
+                  overflow = true;
+                  return;
+                }
+                std::memcpy(dst + n, chunk.data(), chunk.size());
+                n += chunk.size();
+              });
             }
-            return to_bytes(out);
+            if (overflow) return to_bytes(p.msg->content(p.get())); // not expected; stay correct
+            // _PyBytes_Resize frees the object itself when it fails.
+            owner.release();
+            if (_PyBytes_Resize(&obj, static_cast<Py_ssize_t>(n)) != 0) throw py::error_already_set();
+            return py::reinterpret_steal<py::bytes>(obj);
           },
           "The transfer-decoded body (base64, quoted-printable, uuencode undone). For a "
           "multipart,\n"
