@@ -351,8 +351,11 @@ std::string format_mailbox(const mailbox& m) {
     name += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
 
   std::string shown;
-  if (has_8bit(name)) {
-    // RFC 2047 §5 (3): a non-ASCII display name becomes encoded words.
+  if (has_8bit(name) || name.find("=?") != std::string::npos) {
+    // RFC 2047 §5 (3): a non-ASCII display name becomes encoded words. So does an ASCII one
+    // holding "=?": readers (this parser too) decode encoded-word syntax even inside quotes, so
+    // "=?x?b??=" written as is would not read back as itself ("In rare cases it may be
+    // necessary to encode ordinary text that looks like an 'encoded-word'", RFC 2047 §5).
     shown = encode_phrase(name);
   } else {
     // RFC 5322 §3.2.5: a phrase of atoms needs no quotes; anything else is a quoted-string.

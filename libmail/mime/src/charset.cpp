@@ -165,6 +165,7 @@ constexpr alias_entry aliases[] = {
     {"sjis", "shift_jis"},
     {"tis-620", "windows-874"},
     {"ucs-2", "utf-16"},
+    {"unicode", "utf-16"},
     {"unicode-1-1-utf-8", "utf-8"},
     {"us", "windows-1252"},
     {"us-ascii", "windows-1252"},
@@ -175,6 +176,7 @@ constexpr alias_entry aliases[] = {
     {"utf-7", "utf-7"},
     {"utf-8", "utf-8"},
     {"utf16", "utf-16"},
+    {"utf32", "utf-32"},
     {"utf7", "utf-7"},
     {"utf8", "utf-8"},
     {"windows-31j", "shift_jis"},
@@ -223,10 +225,12 @@ constexpr converter_entry converters[] = {
     {"koi8-u", "KOI8-U", "KOI8-U"},
     {"macintosh", "MACINTOSH", "MACINTOSH"},
     {"shift_jis", "CP932", "CP932"},
-    {"utf-16", "UTF-16", "UTF-16"},
+    {"utf-16", "UTF-16BE", "UTF-16BE"}, // byte order mark handled here, see unmarked_utf
     {"utf-16be", "UTF-16BE", "UTF-16BE"},
     {"utf-16le", "UTF-16LE", "UTF-16LE"},
-    {"utf-32", "UTF-32", "UTF-32"},
+    {"utf-32", "UTF-32BE", "UTF-32BE"}, // likewise
+    {"utf-32be", "UTF-32BE", "UTF-32BE"},
+    {"utf-32le", "UTF-32LE", "UTF-32LE"},
     {"utf-7", "UTF-7", "UTF-7"},
     {"utf-8", "UTF-8", "UTF-8"},
     {"windows-1250", "CP1250", "CP1250"},
@@ -345,7 +349,60 @@ struct resolved {
   std::string canonical;
   std::string decode_name;
   std::string encode_name;
+  // Whether a cached descriptor may be reused: true for the converters of the table above,
+  // false for names iconv resolved on its own, whose modules may keep state across calls.
+  bool reusable = true;
 };
+
+// A descriptor for one conversion: the thread's cached one, or, for a name outside the tables,
+// a fresh one closed afterwards. iconv(cd, NULL, ...) resets a descriptor's shift state but not
+// everything a glibc module keeps: the UTF-16, UTF-32 and UNICODE modules record the byte order
+// of the first byte order mark they read in descriptor flags that survive the reset, so a reused
+// descriptor reads every later text in that byte order (and a later opposite mark as garbage).
+// The table's converters are free of such state (UTF-16 and UTF-32 go through their explicit
+// byte-order forms, see unmarked_utf); a module iconv resolved on its own may not be.
+class descriptor {
+public:
+  descriptor(const resolved& r, const char* to, const char* from) {
+    if (r.reusable) {
+      cd_ = cache().get(to, from);
+    } else {
+      cd_ = iconv_open(to, from);
+      owned_ = cd_ != invalid_cd;
+    }
+  }
+  descriptor(const descriptor&) = delete;
+  descriptor& operator=(const descriptor&) = delete;
+  ~descriptor() {
+    if (owned_) iconv_close(cd_);
+  }
+  [[nodiscard]] iconv_t get() const noexcept { return cd_; }
+
+private:
+  iconv_t cd_ = invalid_cd;
+  bool owned_ = false;
+};
+
+// UTF-16 and UTF-32 labelled without a byte order: a leading byte order mark says which, and
+// text without one is big-endian (RFC 2781 §4.3; Unicode §3.10 D98, D101). The mark is read and
+// written here and iconv only ever sees the explicit forms, whose converters keep no state.
+struct unmarked_utf {
+  std::string_view canonical;
+  std::string_view mark_be;
+  std::string_view mark_le;
+  const char* name_le; // the big-endian name is the converter table's
+};
+constexpr unmarked_utf unmarked[] = {
+    {"utf-16", std::string_view("\xFE\xFF", 2), std::string_view("\xFF\xFE", 2), "UTF-16LE"},
+    {"utf-32", std::string_view("\0\0\xFE\xFF", 4), std::string_view("\xFF\xFE\0\0", 4),
+     "UTF-32LE"},
+};
+
+const unmarked_utf* find_unmarked(std::string_view canonical) noexcept {
+  for (const auto& u : unmarked)
+    if (u.canonical == canonical) return &u;
+  return nullptr;
+}
 
 bool ascii_alias(std::string_view norm) {
   return norm == "us-ascii" || norm == "ascii" || norm == "us" || norm == "ansi_x3.4-1968" ||
@@ -391,7 +448,7 @@ resolved resolve(std::string_view label) {
   for (char c : norm)
     upper.push_back(ascii_upper(c));
   if (cache().get("UTF-8", upper.c_str()) == invalid_cd) return {};
-  return {norm, upper, upper};
+  return {norm, upper, upper, false};
 }
 
 void append_cp1252(std::string& out, std::string_view bytes) {
@@ -512,9 +569,18 @@ expected<std::string> to_utf8(std::string_view bytes, std::string_view charset) 
     append_cp1252(out, bytes);
     return out;
   }
-  iconv_t cd = cache().get("UTF-8", r.decode_name.c_str());
-  if (cd == invalid_cd) return fail(errc::unknown_charset);
-  return iconv_to_utf8(cd, bytes);
+  const char* decode_name = r.decode_name.c_str();
+  if (const unmarked_utf* u = find_unmarked(r.canonical)) {
+    if (bytes.starts_with(u->mark_le)) {
+      decode_name = u->name_le;
+      bytes.remove_prefix(u->mark_le.size());
+    } else if (bytes.starts_with(u->mark_be)) {
+      bytes.remove_prefix(u->mark_be.size());
+    }
+  }
+  const descriptor cd(r, "UTF-8", decode_name);
+  if (cd.get() == invalid_cd) return fail(errc::unknown_charset);
+  return iconv_to_utf8(cd.get(), bytes);
 }
 
 std::string to_utf8_lenient(std::string_view bytes, std::string_view charset) {
@@ -539,11 +605,24 @@ expected<std::string> from_utf8(std::string_view utf8, std::string_view charset)
     return std::string(utf8);
   }
   if (r.canonical == "windows-1252" && norm != "windows-1252" && norm != "cp1252" &&
-      !norm.ends_with("1252"))
+      !norm.ends_with("1252")) {
     encode_name = "ISO-8859-1";
-  iconv_t cd = cache().get(encode_name.c_str(), "UTF-8");
-  if (cd == invalid_cd) return fail(errc::unknown_charset);
-  return iconv_from_utf8(cd, utf8);
+    // ISO-8859-1 has the C1 controls U+0080-U+009F at bytes 0x80-0x9F, but readers (to_utf8
+    // here, and every reader following the WHATWG encoding standard) take those bytes as the
+    // Windows-1252 characters: U+008A written as 0x8A would read back as U+0160. Text with C1
+    // controls cannot be carried under this label; in UTF-8 they are C2 80 to C2 9F.
+    for (std::size_t i = 0; i + 1 < utf8.size(); ++i)
+      if (utf8[i] == '\xC2' && static_cast<unsigned char>(utf8[i + 1]) < 0xA0)
+        return fail(errc::conversion_failed);
+  }
+  const descriptor cd(r, encode_name.c_str(), "UTF-8");
+  if (cd.get() == invalid_cd) return fail(errc::unknown_charset);
+  auto out = iconv_from_utf8(cd.get(), utf8);
+  // UTF-16 and UTF-32 are written big-endian behind a byte order mark, so that readers which
+  // assume the other order without one (as Windows software does) still read them right.
+  if (const unmarked_utf* u = find_unmarked(r.canonical); u != nullptr && out && !out->empty())
+    out->insert(0, u->mark_be);
+  return out;
 }
 
 } // namespace mailkit::mime

@@ -23,6 +23,8 @@ std::string_view to_string(problem::kind k) noexcept {
     return "missing close delimiter";
   case problem::kind::missing_boundary:
     return "multipart without boundary parameter";
+  case problem::kind::no_body_part:
+    return "multipart without any body part";
   case problem::kind::header_line_without_colon:
     return "header line without colon";
   case problem::kind::eight_bit_header:
@@ -148,8 +150,7 @@ std::string_view message::raw() const noexcept {
 }
 
 std::span<const header_field> message::headers(const part& p) const noexcept {
-  return std::span<const header_field>(fields_.data() + p.fields_begin,
-                                       p.fields_end - p.fields_begin);
+  return {fields_.data() + p.fields_begin, p.fields_end - p.fields_begin};
 }
 
 const header_field* message::field(std::string_view name, const part* p) const noexcept {
@@ -202,7 +203,7 @@ std::string message::content(const part& p) const {
 }
 
 void message::content_to(const part& p, const std::function<void(std::string_view)>& sink) const {
-  constexpr std::size_t chunk = 64 * 1024;
+  constexpr std::size_t chunk = std::size_t{64} * 1024;
   const std::string_view b = body(p);
   std::string out;
   out.reserve(chunk);
@@ -246,8 +247,15 @@ std::optional<std::string> message::charset(const part& p) const {
 }
 
 std::string message::text(const part& p) const {
-  const std::string bytes = content(p);
+  std::string bytes = content(p);
   const auto cs = charset(p);
+  // RFC 2046 §4.1.2: US-ASCII, the default, is a 7-bit charset, so 8-bit bytes under it (no
+  // charset parameter, or charset=us-ascii) mean the label is wrong, and RFC 8621 §4.1.4 lets a
+  // reader use heuristics then. Such bytes that form valid UTF-8 are read as UTF-8, which they
+  // almost always are (RFC 6532 mail, 8BITMIME senders that omit the label); decoding them by
+  // the label (Windows-1252 for "us-ascii", as WHATWG maps it) would show mojibake. Other bytes
+  // still go through the label's converter.
+  if ((!cs || *cs == "us-ascii") && has_8bit(bytes) && is_valid_utf8(bytes)) return bytes;
   return to_utf8_lenient(bytes, cs ? std::string_view(*cs) : std::string_view("utf-8"));
 }
 
@@ -329,17 +337,24 @@ struct structure_walk {
       const bool is_inline =
           !attachment_disposition && (is_text || is_html || is_inline_media(p.type)) &&
           (i == 0 || (multipart_type != "related" && (is_inline_media(p.type) || !m.filename(p))));
+      // A multipart/* part read as a leaf (no boundary parameter, no body part) has no sub-parts;
+      // RFC 8621's test on the type alone would then show nothing of it. It is taken as the leaf
+      // it is, so its text stays reachable, as an attachment (mail-parser does the same).
       if (p.is_multipart) {
         const std::string_view sub = p.type.subtype;
         parse(p.children, sub, in_alternative || sub == "alternative", html_body, text_body);
       } else if (is_inline) {
         if (multipart_type == "alternative") {
-          if (is_text)
-            text_body->push_back(&p);
-          else if (is_html)
-            html_body->push_back(&p);
-          else
+          // RFC 8621's pseudo-code pushes here unconditionally, but an alternative nested in a
+          // related/mixed branch of an outer alternative can get a list already decided
+          // against (null): the part then joins no body, as in the non-alternative branch.
+          if (is_text) {
+            if (text_body) text_body->push_back(&p);
+          } else if (is_html) {
+            if (html_body) html_body->push_back(&p);
+          } else {
             out.attachments.push_back(&p);
+          }
           continue;
         }
         if (in_alternative) {
@@ -413,8 +428,8 @@ struct parser::state {
   message msg;
   std::string& buf;
   std::vector<field_off> fields;
-  std::vector<frame> frames;     // open multiparts, outermost first
-  std::vector<std::size_t> open; // parts whose body_end is not known yet, outermost first
+  std::vector<frame> frames;            // open multiparts, outermost first
+  std::vector<std::size_t> open;        // parts whose body_end is not known yet, outermost first
   std::vector<std::size_t> closing_end; // scratch for on_delimiter: where each closed part ends
   mode m = mode::headers;
   std::size_t pos = 0;          // next unprocessed byte; always at a line start
@@ -464,9 +479,11 @@ struct parser::state {
 
   // Returns the frame index (into frames) whose delimiter the line is, and whether it closes.
   // RFC 2046 §5.1.1: dash-boundary := "--" boundary, then "--" for the close delimiter, then
-  // optional transport padding (LWSP) before the line ending. A delimiter of an enclosing
-  // multipart also ends the inner ones (boundaries must not be prefixes of each other's lines).
-  std::optional<std::pair<std::size_t, bool>> delimiter(std::string_view line) const {
+  // optional transport padding (LWSP) before the line ending, nothing else (a line that only
+  // starts with "--" boundary is body text). RFC 2046 §5.1.2: outer boundary markers must be
+  // recognized "at ANY level of inner nesting", so a delimiter of an enclosing multipart also
+  // ends the inner ones.
+  [[nodiscard]] std::optional<std::pair<std::size_t, bool>> delimiter(std::string_view line) const {
     if (line.size() < 2 || line[0] != '-' || line[1] != '-') return std::nullopt;
     const std::string_view rest = line.substr(2);
     for (std::size_t i = frames.size(); i-- > 0;) {
@@ -486,7 +503,7 @@ struct parser::state {
 
   // Where a body ends before the delimiter line starting at `line_start`: the CRLF (or LF) just
   // before the delimiter belongs to it (RFC 2046 §5.1.1), but never before the body began.
-  std::size_t end_before(std::size_t line_start, std::size_t floor) const {
+  [[nodiscard]] std::size_t end_before(std::size_t line_start, std::size_t floor) const {
     std::size_t e = line_start;
     if (e > floor && buf[e - 1] == '\n') {
       --e;
@@ -497,7 +514,16 @@ struct parser::state {
 
   void close_part(std::size_t idx, std::size_t at) {
     part& p = msg.parts_[idx];
-    if (p.body_begin > at) p.body_begin = at; // header cut short: empty body
+    if (p.body_begin > at) {
+      // A header cut short by a delimiter of an enclosing multipart: the body is empty, and the
+      // line break after the last field is the one that belongs to the delimiter (RFC 2046
+      // §5.1.1), so the field ends before it, inside the part.
+      p.body_begin = at;
+      for (std::size_t i = p.fields_begin; i < p.fields_end; ++i) {
+        fields[i].end = std::min(fields[i].end, at);
+        fields[i].raw_end = std::min(fields[i].raw_end, at);
+      }
+    }
     if (p.header_begin > at) p.header_begin = at;
     p.body_end = at;
   }
@@ -527,12 +553,8 @@ struct parser::state {
     }
     while (!open.empty() && open.back() != mp) {
       const std::size_t idx = open.back();
-      part& p = msg.parts_[idx];
       close_part(idx, closing_end[open.size() - 1 - first_closed]);
-      if (p.is_multipart && !epilogue_started(idx)) {
-        // RFC 2046 §5.1.1: an inner multipart ended without its close delimiter.
-        msg.problems_.push_back(problem{problem::kind::missing_close_delimiter, idx, line_start});
-      }
+      multipart_closed(idx, line_start);
       open.pop_back();
     }
     // Frames deeper than fi belong to parts just closed.
@@ -554,7 +576,47 @@ struct parser::state {
     return true;
   }
 
-  bool epilogue_started(std::size_t idx) const { return spans[idx].epilogue_begin != npos; }
+  // Append a chunk and parse its complete lines. Past max_message_size only the bytes up to the
+  // limit are taken: the error is then the first limit the message reaches read in order (a
+  // structural limit within those bytes, else the size), which does not depend on where the
+  // input was cut into chunks, nor on whether it came whole to parse().
+  bool append(std::string_view chunk) {
+    bool too_large = false;
+    if (lim.max_message_size != 0 && buf.size() + chunk.size() > lim.max_message_size) {
+      chunk = chunk.substr(0, lim.max_message_size - buf.size());
+      too_large = true;
+    }
+    buf.append(chunk);
+    if (!run(false)) return false;
+    if (too_large) {
+      failure = make_error_code(errc::message_too_large);
+      return false;
+    }
+    return true;
+  }
+
+  [[nodiscard]] bool epilogue_started(std::size_t idx) const {
+    return spans[idx].epilogue_begin != npos;
+  }
+
+  // A part that may be a multipart has just closed at `at` (its own close delimiter, an enclosing
+  // delimiter or the end of input).
+  void multipart_closed(std::size_t idx, std::size_t at) {
+    part& p = msg.parts_[idx];
+    if (!p.is_multipart) return;
+    if (p.children.empty()) {
+      // RFC 2046 §5.1.1: a multipart body holds at least one body part (multipart-body :=
+      // [preamble CRLF] dash-boundary ... body-part ...). With none, there is no structure to
+      // show: the part is read as a leaf whose content is its whole body, as Python's email and
+      // mail-parser read it, rather than hiding the text in a preamble no reader displays.
+      p.is_multipart = false;
+      msg.problems_.push_back(problem{problem::kind::no_body_part, idx, at});
+      return;
+    }
+    // RFC 2046 §5.1.1: the multipart ended without its close delimiter.
+    if (!epilogue_started(idx))
+      msg.problems_.push_back(problem{problem::kind::missing_close_delimiter, idx, at});
+  }
 
   // The header section of `cur` ended; the body starts at `body_at`. With open_children false
   // (a header cut by a delimiter or by the end of input) a multipart or message part stays a
@@ -640,11 +702,21 @@ struct parser::state {
     return true;
   }
 
+  // The header section ended without its blank line: the line at `start` is the first body line.
+  // It is scanned as body too, so when it is the delimiter of the part's own boundary (a
+  // multipart header cut short, as in "Content-Type: multipart/mixed; boundary=b" directly
+  // followed by "--b"), the body part it opens is found.
+  bool body_starts_at(std::size_t start) {
+    pos = start;
+    return end_header(start);
+  }
+
   // One complete header line [start, next) whose text (without line ending) is `text`.
   // Returns false on a fatal limit.
   bool header_line(std::string_view text, std::size_t start, std::size_t next) {
     part& p = msg.parts_[cur];
-    // A delimiter of an enclosing multipart ends a header that never got its blank line.
+    // RFC 2046 §5.1.2: a delimiter of an enclosing multipart ends even a header that never got
+    // its blank line.
     if (!frames.empty()) {
       if (auto d = delimiter(text)) {
         // The part's type still counts; its body is empty.
@@ -662,7 +734,7 @@ struct parser::state {
     if (header_bytes > lim.max_header_bytes) {
       // The rest of the section is read as body: the consistent truncation.
       if (limit_hit(problem::kind::header_size_limit, start)) return false;
-      return end_header(start);
+      return body_starts_at(start);
     }
     if (std::memchr(text.data(), '\0', text.size()) != nullptr)
       msg.problems_.push_back(problem{problem::kind::nul_byte, cur, start});
@@ -677,7 +749,7 @@ struct parser::state {
       if (p.fields_begin == fields.size()) {
         // Leading whitespace before any field: not a header at all; the body starts here.
         msg.problems_.push_back(problem{problem::kind::header_line_without_colon, cur, start});
-        return end_header(start);
+        return body_starts_at(start);
       }
       return true; // continuation of a field we did not index (over the field limit)
     }
@@ -693,7 +765,7 @@ struct parser::state {
       // Not a field (RFC 5322 §2.2): readers take it as the first body line of a message that
       // lacks the blank separator line.
       msg.problems_.push_back(problem{problem::kind::header_line_without_colon, cur, start});
-      return end_header(start);
+      return body_starts_at(start);
     }
     if (fields.size() - p.fields_begin >= lim.max_header_fields) {
       if (!header_fields_full) {
@@ -739,7 +811,7 @@ struct parser::state {
           i = b.size();
           break;
         }
-        const std::size_t h = static_cast<std::size_t>(static_cast<const char*>(hit) - b.data());
+        const auto h = static_cast<std::size_t>(static_cast<const char*>(hit) - b.data());
         if ((h == pos || b[h - 1] == '\n') && h + 1 < b.size() && b[h + 1] == '-') {
           const line_view l = line_at(b, h);
           if (!l.terminated && !final) {
@@ -787,8 +859,7 @@ struct parser::state {
     while (!open.empty()) {
       const std::size_t idx = open.back();
       close_part(idx, end);
-      if (msg.parts_[idx].is_multipart && !epilogue_started(idx))
-        msg.problems_.push_back(problem{problem::kind::missing_close_delimiter, idx, end});
+      multipart_closed(idx, end);
       open.pop_back();
     }
     const std::string_view b(buf);
@@ -843,13 +914,7 @@ void parser::reserve(std::size_t expected_size) {
 
 expected<void> parser::feed(std::string_view chunk) {
   if (!st_ || st_->spent || st_->failure) return fail(errc::invalid_argument);
-  if (st_->lim.max_message_size != 0 &&
-      st_->buf.size() + chunk.size() > st_->lim.max_message_size) {
-    st_->failure = make_error_code(errc::message_too_large);
-    return tl::unexpected(st_->failure);
-  }
-  st_->buf.append(chunk);
-  if (!st_->run(false)) return tl::unexpected(st_->failure);
+  if (!st_->append(chunk)) return tl::unexpected(st_->failure);
   return {};
 }
 
@@ -860,12 +925,15 @@ expected<message> parser::finish() {
 }
 
 expected<message> parse(std::string data, const limits& lim) {
-  if (lim.max_message_size != 0 && data.size() > lim.max_message_size)
-    return fail(errc::message_too_large);
   parser p(lim);
+  const bool too_large = lim.max_message_size != 0 && data.size() > lim.max_message_size;
+  // As parser::append: past the size limit only the bytes within it are parsed, so a structural
+  // limit reached first is the error, exactly as when the same bytes are fed in chunks.
+  if (too_large) data.resize(lim.max_message_size);
   // Adopt the caller's bytes as the message buffer: no copy.
   p.st_->buf = std::move(data);
   if (!p.st_->run(false)) return tl::unexpected(p.st_->failure);
+  if (too_large) return fail(errc::message_too_large);
   return p.finish();
 }
 

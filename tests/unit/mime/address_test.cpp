@@ -170,4 +170,18 @@ TEST(address, format_mailbox) {
   EXPECT_EQ(mime::parse_address_list(f).mailboxes, std::vector<mailbox>{m}) << f;
 }
 
+// Regression (fuzz, mime_address_fuzz regress-name-like-encoded-word): an ASCII name that looks
+// like an encoded word was written as atoms, and read back decoded (here to nothing). RFC 2047
+// §5: such text is itself encoded.
+TEST(address, format_mailbox_encodes_names_that_look_like_encoded_words) {
+  for (const char* name : {"=?Z?b?\?=", "=?utf-8?Q?hi?=", "\"=?utf-8?B?aGk=?=\" x", "a=?b"}) {
+    const mailbox m = mb(name, "z@e.test");
+    const std::string f = mime::format_mailbox(m);
+    EXPECT_TRUE(f.starts_with("=?utf-8?")) << f;
+    EXPECT_EQ(mime::parse_address_list(f).mailboxes, std::vector<mailbox>{m}) << f;
+  }
+  // "=" and "?" alone are atext and stay as they are.
+  EXPECT_EQ(mime::format_mailbox(mb("a=b?", "z@e.test")), "a=b? <z@e.test>");
+}
+
 } // namespace

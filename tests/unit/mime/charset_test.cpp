@@ -43,7 +43,8 @@ INSTANTIATE_TEST_SUITE_P(
         label_case{"iso_8859-2", "iso-8859-2"}, label_case{"KOI8-R", "koi8-r"},
         label_case{"koi8-u", "koi8-u"}, label_case{"Big5", "big5"},
         label_case{"ISO-2022-JP", "iso-2022-jp"}, label_case{"utf-16le", "utf-16le"},
-        label_case{"UTF-7", "utf-7"},
+        label_case{"UTF-7", "utf-7"}, label_case{"UTF32", "utf-32"},
+        label_case{"unicode", "utf-16"}, label_case{"UTF-32LE", "utf-32le"},
         // Not in the alias table, but iconv knows it: accepted under its own name.
         label_case{"IBM437", "ibm437"},
         // Refused: unknown, empty, iconv option suffixes, absurd length.
@@ -98,6 +99,7 @@ INSTANTIATE_TEST_SUITE_P(
         sample_case{"iso-2022-jp", "\xE3\x81\x93\xE3\x82\x93\xE3\x81\xAB\xE3\x81\xA1\xE3\x81\xAF"},
         sample_case{"euc-kr", "\xEC\x95\x88\xEB\x85\x95"}, sample_case{"utf-16", "h\xC3\xA9"},
         sample_case{"utf-16le", "h\xC3\xA9"}, sample_case{"utf-16be", "h\xC3\xA9"},
+        sample_case{"utf-32", "h\xC3\xA9"}, sample_case{"utf-32le", "h\xF0\x9F\x98\x80"},
         sample_case{"utf-7", "h\xC3\xA9"}));
 
 // Fixed byte sequences from real mail, decoded against known code points.
@@ -179,6 +181,13 @@ TEST(charset, from_utf8_honours_the_exact_label) {
   // The euro sign exists in Windows-1252 but not in ISO-8859-1.
   EXPECT_EQ(mime::from_utf8("\xE2\x82\xAC", "windows-1252").value(), "\x80");
   EXPECT_FALSE(mime::from_utf8("\xE2\x82\xAC", "iso-8859-1"));
+  // Regression (fuzz, mime_charset_fuzz regress-latin1-c1-control): ISO-8859-1 holds the C1
+  // controls at 0x80-0x9F, but text labelled ISO-8859-1 is read as Windows-1252, so U+008A
+  // written as 0x8A read back as U+0160. Such text is refused; U+00A0 and up still convert.
+  EXPECT_EQ(mime::from_utf8("\xC2\x8A", "iso-8859-1").error(), mime::errc::conversion_failed);
+  EXPECT_FALSE(mime::from_utf8("a\xC2\x80", "latin1"));
+  EXPECT_FALSE(mime::from_utf8("\xC2\x9F", "windows-1252")); // not in the codepage either
+  EXPECT_EQ(mime::from_utf8("\xC2\xA0\xC3\xBF", "iso-8859-1").value(), "\xA0\xFF");
   // Characters outside the charset, and ill-formed UTF-8 input, fail.
   EXPECT_FALSE(mime::from_utf8("\xE4\xBD\xA0", "koi8-r"));
   EXPECT_FALSE(mime::from_utf8("\xFF", "utf-8"));
@@ -225,6 +234,45 @@ TEST(charset, converters_are_per_thread) {
     th.join();
   for (int f : failures)
     EXPECT_EQ(f, 0);
+}
+
+// Regression (fuzz, mime_charset_fuzz regress-utf32-byte-order): glibc's UTF-16 and UTF-32
+// converters remember the byte order of the first byte order mark a descriptor reads, past
+// iconv's reset, so with cached descriptors the reading of a text depended on the texts decoded
+// before it on the thread. The mark is now handled before iconv; each row is decoded after every
+// other row, in both orders.
+TEST(charset, utf16_and_utf32_byte_order_does_not_leak_between_texts) {
+  struct row {
+    std::string_view charset;
+    std::string_view bytes;
+  };
+  const row rows[] = {
+      {"utf-16", "\xFE\xFF\0h\0i"sv},
+      {"utf-16", "\xFF\xFEh\0i\0"sv},
+      {"utf-16", "\0h\0i"sv}, // no mark: big-endian (RFC 2781 §4.3)
+      {"utf-32", "\0\0\xFE\xFF\0\0\0h\0\0\0i"sv},
+      {"utf-32", "\xFF\xFE\0\0h\0\0\0i\0\0\0"sv},
+      {"utf-32", "\0\0\0h\0\0\0i"sv},
+  };
+  for (const auto& first : rows) {
+    for (const auto& second : rows) {
+      EXPECT_EQ(mime::to_utf8(first.bytes, first.charset).value(), "hi");
+      EXPECT_EQ(mime::to_utf8(second.bytes, second.charset).value(), "hi")
+          << second.charset << " after " << first.charset;
+    }
+  }
+}
+
+TEST(charset, utf16_and_utf32_are_written_big_endian_with_a_mark) {
+  for (int round = 0; round < 2; ++round) { // the second call reuses the thread's descriptors
+    EXPECT_EQ(mime::from_utf8("h\xC3\xA9", "utf-16").value(), "\xFE\xFF\0h\0\xE9"sv);
+    EXPECT_EQ(mime::from_utf8("h", "utf-32").value(), "\0\0\xFE\xFF\0\0\0h"sv);
+    EXPECT_EQ(mime::from_utf8("h", "utf-16le").value(), "h\0"sv); // explicit order: no mark
+    EXPECT_EQ(mime::from_utf8("", "utf-16").value(), "");
+  }
+  // The fuzzer's case: UTF-32 written after a big-endian text had been read.
+  EXPECT_EQ(mime::to_utf8("\0\0\xFE\xFF\0\0\0h"sv, "utf-32").value(), "h");
+  EXPECT_EQ(mime::to_utf8(mime::from_utf8("$\x08", "utf-32").value(), "utf-32").value(), "$\x08");
 }
 
 TEST(charset, many_unknown_labels_do_not_break_the_cache) {

@@ -388,3 +388,261 @@ TEST(message, nul_and_eight_bit_headers_are_reported_not_fatal) {
   EXPECT_TRUE(has_problem(m, mime::problem::kind::nul_byte));
   EXPECT_EQ(m.body(m.root()), "body");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Regressions from the stalwart corpus triage and the fuzzer (tests/unit/mime/stalwart_*).
+
+namespace {
+
+// The RFC 8621 §4.1.4 example: a list manager wrapped a text/HTML message with a header and a
+// footer. Labels A..K are the part bodies.
+constexpr std::string_view rfc8621_example =
+    "Content-Type: multipart/mixed; boundary=m1\n\n"
+    "--m1\nContent-Type: text/plain\nContent-Disposition: inline\n\nA\n"
+    "--m1\nContent-Type: multipart/mixed; boundary=m2\n\n"
+    "--m2\nContent-Type: multipart/alternative; boundary=alt\n\n"
+    "--alt\nContent-Type: multipart/mixed; boundary=m3\n\n"
+    "--m3\nContent-Type: text/plain\nContent-Disposition: inline\n\nB\n"
+    "--m3\nContent-Type: image/jpeg\nContent-Disposition: inline\n\nC\n"
+    "--m3\nContent-Type: text/plain\nContent-Disposition: inline\n\nD\n"
+    "--m3--\n"
+    "--alt\nContent-Type: multipart/related; boundary=rel\n\n"
+    "--rel\nContent-Type: text/html\n\nE\n"
+    "--rel\nContent-Type: image/jpeg\n\nF\n"
+    "--rel--\n"
+    "--alt--\n"
+    "--m2\nContent-Type: image/jpeg\nContent-Disposition: attachment\n\nG\n"
+    "--m2\nContent-Type: application/x-excel\n\nH\n"
+    "--m2\nContent-Type: message/rfc822\n\nSubject: J\n\nJ\n"
+    "--m2--\n"
+    "--m1\nContent-Type: text/plain\nContent-Disposition: inline\n\nK\n"
+    "--m1--\n";
+
+std::string labels(const mime::message& m, const std::vector<const mime::part*>& parts) {
+  std::string out;
+  for (const mime::part* p : parts)
+    out += p->is_message ? std::string("J") : m.content(*p);
+  return out;
+}
+
+} // namespace
+
+TEST(message, body_structure_follows_the_rfc_8621_example) {
+  // RFC 8621 §4.1.4: "textBody => [ A, B, C, D, K ], htmlBody => [ A, E, K ],
+  // attachments => [ C, F, G, H, J ]".
+  auto m = must_parse(rfc8621_example);
+  const auto s = m.body_structure();
+  EXPECT_EQ(labels(m, s.text_body), "ABCDK");
+  EXPECT_EQ(labels(m, s.html_body), "AEK");
+  EXPECT_EQ(labels(m, s.attachments), "CFGHJ");
+}
+
+// libFuzzer crash-36fcd42cc1ac24a2080cdb0c6bb47bfbe1471fa3 (mime_message_fuzz): with a size limit
+// below the input's size and tight structural limits that fail, parse() failed with
+// message_too_large before reading anything, while the incremental parser, fed in pieces, reached
+// the header size limit first and failed with limit_exceeded. The error is now the first limit the
+// message reaches read in order, whichever way it arrives.
+constexpr std::string_view fuzz_crash_36fcd42c =
+    "Content-Type: multipart/mixed; boundary=\"1\"\n"
+    "MIME-Version: 1.0\n"
+    "\n"
+    "--1\n"
+    "Content-Type: text/pmain\n"
+    "\n"
+    "hello, world\n"
+    "--1est@example.org>\n"
+    "Subject: Hello world\n"
+    "From: Test User <test@example.org>\n"
+    "To: Another User <test2@example.org>\n"
+    "Message-Id: <1.2.3.4@example>\n"
+    "Mime-Version: 1.0\n"
+    "Date: Sun, 23 May 2007 04:58:08 +0300\n"
+    "Content-Type: multipart/signed; micalg=pgp-sha1;\n"
+    "\tprotocol=\"application/pgp-signature\";\n"
+    "\tboundary=\"=-GNQXLhuj24Pl1aCkk4/d\"\n"
+    "\n"
+    "--=-GNQXLhuj24Pl1aCkk4/d\n"
+    "Content-Type: text/plain\n"
+    "Content-Transfer-Encoding: quoted-printable\n"
+    "\n"
+    "There was a day=20\n"
+    "a happy=20day\n"
+    "\n"
+    "--=-GNQXLhuj24Pl1aCkk4/d\n"
+    "Content-Type: application/pgp-signature; name=signature.asc\n"
+    "\n"
+    "invalid\n"
+    "\n"
+    "Content-Type: multipart/mixed; boundary=\"1\"\n"
+    "MIME-Version: 2.0\n"
+    "\n"
+    "--1\n"
+    "Content-Type: text/plain\n"
+    "\n"
+    "hello, world\n"
+    "--1\n"
+    "Content-Type: multipart/mixed; boundary=\"1\"\n"
+    "MIME-Version: abc\n"
+    "\n"
+    "--1\n"
+    "Content-Type: text/plain\n"
+    "\n"
+    "hello, world\n"
+    "--1\n"
+    "Content-Type: multipart/mixed; boundary=\"1\"\n"
+    "MIME-Version:\n"
+    "\n"
+    "--1\n"
+    "Content-Type: text/plain\n"
+    "\n"
+    "hello, world\n"
+    "--1\n";
+
+TEST(message, size_limit_error_does_not_depend_on_chunking) {
+  ASSERT_EQ(fuzz_crash_36fcd42c.size(), 979u);
+  mime::limits lim; // what the fuzzer chose for this input
+  lim.max_header_fields = 2;
+  lim.max_header_bytes = 142;
+  lim.max_depth = 1;
+  lim.max_parts = 2;
+  lim.max_message_size = 976;
+  lim.on_limit = mime::limits::action::fail;
+  const auto whole = mime::parse(fuzz_crash_36fcd42c, lim);
+  ASSERT_FALSE(whole);
+  EXPECT_EQ(whole.error(), mime::errc::limit_exceeded);
+  for (std::size_t step : {1u, 7u, 64u, 578u, 768u, 976u, 977u, 979u}) {
+    mime::parser p(lim);
+    mailkit::error_code error;
+    for (std::size_t i = 0; i < fuzz_crash_36fcd42c.size() && !error; i += step)
+      if (auto r = p.feed(fuzz_crash_36fcd42c.substr(i, step)); !r) error = r.error();
+    if (!error) {
+      auto m = p.finish();
+      ASSERT_FALSE(m) << step;
+      error = m.error();
+    }
+    EXPECT_EQ(error, whole.error()) << step;
+  }
+  // With no structural limit in reach, the size limit is the error, however the input arrives.
+  lim = {};
+  lim.max_message_size = 976;
+  const auto too_large = mime::parse(fuzz_crash_36fcd42c, lim);
+  ASSERT_FALSE(too_large);
+  EXPECT_EQ(too_large.error(), mime::errc::message_too_large);
+  mime::parser p(lim);
+  EXPECT_TRUE(p.feed(fuzz_crash_36fcd42c.substr(0, 500)));
+  const auto r = p.feed(fuzz_crash_36fcd42c.substr(500));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), mime::errc::message_too_large);
+}
+
+TEST(message, multipart_without_body_parts_is_a_leaf) {
+  // RFC 2046 §5.1.1: a multipart body holds at least one body part. Without any delimiter of its
+  // own (stalwart malformed/002), or with only the close delimiter, there is no structure: the
+  // text is the part's content, not a preamble no reader shows.
+  for (const std::string& data :
+       {std::string("Content-Type: multipart/mixed; boundary=\"ab\"\n\nbody\n"),
+        crlf("Content-Type: multipart/mixed; boundary=\"ab\"\n\nbody\n"),
+        std::string("Content-Type: multipart/mixed; boundary=b\n\npre\n--b--\nepi\n")}) {
+    auto m = must_parse(data);
+    ASSERT_EQ(m.parts().size(), 1u);
+    EXPECT_FALSE(m.root().is_multipart);
+    EXPECT_EQ(m.root().type.mime_type(), "multipart/mixed");
+    EXPECT_EQ(m.body(m.root()),
+              data.substr(data.find("\n\n") != std::string::npos ? data.find("\n\n") + 2
+                                                                 : data.find("\r\n\r\n") + 4));
+    EXPECT_TRUE(has_problem(m, mime::problem::kind::no_body_part));
+    EXPECT_FALSE(has_problem(m, mime::problem::kind::missing_close_delimiter));
+    // Its content is reachable: it is listed as an attachment.
+    ASSERT_EQ(m.attachments().size(), 1u);
+  }
+  // An inner multipart ended by the outer delimiter before any of its own (stalwart
+  // malformed/001: "--ab" is not a delimiter of boundary "a").
+  auto m = must_parse("Content-Type: multipart/mixed; boundary=\"ab\"\n\n--ab\n"
+                      "Content-Type: multipart/mixed; boundary=\"a\"\n\n--ab\n"
+                      "Content-Type: text/plain\n\n--a\n\n");
+  EXPECT_EQ(shape(m), "multipart/mixed\n multipart/mixed []\n text/plain [--a\n\n]\n");
+  EXPECT_FALSE(m.parts()[1].is_multipart);
+}
+
+TEST(message, header_cut_short_by_its_own_delimiter_keeps_the_body_part) {
+  // Stalwart malformed/007: a multipart header without its blank line, directly followed by the
+  // first delimiter of its own boundary. The line ends the header (it is no field) and, being the
+  // body's first line, is also that delimiter: the body part it opens is found.
+  const std::string data = "Content-Type: multipart/mixed; boundary=\"a\"\n\n--a\n"
+                           "Content-Type: multipart/mixed; boundary=\"ab\"\nMIME-Version: 1.0\n"
+                           "--ab\nContent-Type: text/plain\n\nx\n--ab--\n--a--\n";
+  for (const std::string& d : {data, crlf(data)}) {
+    auto m = must_parse(d);
+    EXPECT_EQ(shape(m), "multipart/mixed\n multipart/mixed\n  text/plain [x]\n");
+    EXPECT_EQ(m.headers(m.parts()[1]).size(), 2u);
+    EXPECT_TRUE(has_problem(m, mime::problem::kind::header_line_without_colon));
+    EXPECT_FALSE(has_problem(m, mime::problem::kind::missing_close_delimiter));
+  }
+  // The same for a header cut by a non-field line that is no delimiter: the body starts there.
+  auto m = must_parse("Content-Type: multipart/mixed; boundary=b\nnot a field\n--b\n\nx\n--b--\n");
+  EXPECT_EQ(shape(m), "multipart/mixed\n text/plain [x]\n");
+  EXPECT_EQ(m.root().preamble, "not a field");
+}
+
+TEST(message, header_cut_by_an_enclosing_delimiter_stays_inside_its_part) {
+  // Found by the fuzz invariants on stalwart thirdparty/015 (CRLF): an embedded message whose
+  // header runs into the outer delimiter. The line break before the delimiter belongs to the
+  // delimiter (RFC 2046 §5.1.1), so the message ends before it; the last field must end there
+  // too, not after the line break, outside its part.
+  const std::string data = crlf("Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+                                "Content-Type: message/rfc822\n\n"
+                                "Subject: inner\nContent-Type: multipart/alternative; boundary=i\n"
+                                "--o--\n");
+  auto m = must_parse(data);
+  ASSERT_EQ(m.parts().size(), 3u);
+  const mime::part& inner = m.parts()[2];
+  EXPECT_EQ(m.header("Subject", &inner), "inner");
+  EXPECT_FALSE(inner.is_multipart); // its header was cut: no body to hold children
+  for (const mime::part& p : m.parts()) {
+    for (const mime::header_field& f : m.headers(p)) {
+      EXPECT_GE(f.offset, p.header_begin);
+      EXPECT_LE(f.end, p.body_begin) << f.name;
+    }
+    if (p.parent) {
+      EXPECT_LE(p.body_end, m.parts()[*p.parent].body_end);
+    }
+  }
+  EXPECT_EQ(m.headers(inner).back().raw, " multipart/alternative; boundary=i");
+}
+
+TEST(message, text_without_charset_that_is_utf8_reads_as_utf8) {
+  // Stalwart thirdparty/010: 8-bit text with no charset parameter. RFC 2046 §4.1.2's default,
+  // US-ASCII, is 7-bit, so the label is wrong; valid UTF-8 is read as UTF-8 (RFC 8621 §4.1.4
+  // allows such heuristics), not as Windows-1252 mojibake.
+  const std::string utf8 = "\xE4\xBA\xBA\xE6\xA8\xA9"; // "人権"
+  auto m = must_parse("Content-Transfer-Encoding: 8bit\n\n" + utf8);
+  EXPECT_EQ(m.charset(m.root()), "us-ascii");
+  EXPECT_EQ(m.text(m.root()), utf8);
+  auto labelled = must_parse("Content-Type: text/plain; charset=us-ascii\n\n" + utf8);
+  EXPECT_EQ(labelled.text(labelled.root()), utf8);
+  // Bytes that are not UTF-8 still go through the label's converter (us-ascii reads as
+  // Windows-1252, as WHATWG maps it), and a declared charset is never second-guessed.
+  auto latin = must_parse("Content-Type: text/plain\n\ncaf\xE9");
+  EXPECT_EQ(latin.text(latin.root()), "caf\xC3\xA9");
+  auto declared = must_parse("Content-Type: text/plain; charset=iso-8859-1\n\n" + utf8);
+  EXPECT_NE(declared.text(declared.root()), utf8);
+}
+
+TEST(message, alternative_nested_under_a_decided_branch_does_not_crash) {
+  // Found by mime_message_fuzz: an alternative inside a mixed part inside an alternative, after
+  // an inline part of that mixed branch decided against the HTML body (RFC 8621 §4.1.4
+  // parseStructure sets it to null). The nested alternative's HTML part then joins no body, and
+  // the outer alternative, having found only text, uses the text parts as its HTML body too.
+  auto m = must_parse(
+      "Content-Type: multipart/alternative; boundary=a\n\n"
+      "--a\nContent-Type: multipart/mixed; boundary=b\n\n"
+      "--b\nContent-Type: text/plain\n\nplain\n"
+      "--b\nContent-Type: multipart/alternative; boundary=c\n\n"
+      "--c\nContent-Type: text/html\n\n<p>x</p>\n"
+      "--c\nContent-Type: text/plain\n\ny\n"
+      "--c--\n--b--\n--a--\n");
+  const auto s = m.body_structure();
+  ASSERT_EQ(s.text_body.size(), 2u);
+  EXPECT_EQ(s.html_body, s.text_body);
+  EXPECT_TRUE(s.attachments.empty());
+}

@@ -188,7 +188,8 @@ inline json::value received_mapped(const mime::received& r, const json::value& e
   return v;
 }
 
-inline json::value date_mapped(const std::optional<mime::date_time>& d, const json::value& expected) {
+inline json::value date_mapped(const std::optional<mime::date_time>& d,
+                               const json::value& expected) {
   if (!d) return nullptr;
   json::value v = date_json(*d);
   align_zero_zone(v, expected);

@@ -11,10 +11,12 @@
 ///
 /// Broken mail is read as mail clients read it, and every deviation is recorded in problems():
 /// a missing close delimiter ends the multipart at the enclosing boundary or the end of input; a
-/// multipart with no boundary parameter is a leaf; a header line without a colon ends the header;
-/// a delimiter of an enclosing multipart also ends an inner one. Limits (header count, header
-/// size, nesting depth, part count, message size) either fail the parse or truncate the tree
-/// consistently, as limits::on_limit says.
+/// multipart with no boundary parameter, or with no body part (no delimiter line of its own), is
+/// a leaf whose content is its whole body; a header line without a colon ends the header and is
+/// the first body line; a delimiter of an enclosing multipart also ends an inner one, even inside
+/// a header (RFC 2046 §5.1.2). Limits (header count, header size, nesting depth, part count,
+/// message size) either fail the parse or truncate the tree consistently, as limits::on_limit
+/// says.
 ///
 /// **Standards**: RFC 5322 §2.1-§2.2 and §3.5 (fields, body), RFC 2045 §6 (transfer encodings),
 /// RFC 2046 §5.1 (multipart) and §5.2 (message), RFC 6532 (UTF-8 headers), RFC 6152 (8-bit),
@@ -69,6 +71,8 @@ struct problem {
   enum class kind {
     missing_close_delimiter,   ///< RFC 2046 §5.1.1: multipart ended without "--boundary--"
     missing_boundary,          ///< multipart/* without a boundary parameter: read as a leaf
+    no_body_part,              ///< RFC 2046 §5.1.1: a multipart with no delimiter line of its
+                               ///< own (no body part): read as a leaf holding the whole body
     header_line_without_colon, ///< a header line that is no field: the header ended there
     eight_bit_header,          ///< raw non-UTF-8 bytes in a header (read as Windows-1252)
     nul_byte,                  ///< a NUL byte in the header section
@@ -159,6 +163,8 @@ public:
   /// Decode in chunks into `sink`, for large parts: memory stays at one chunk.
   void content_to(const part& p, const std::function<void(std::string_view)>& sink) const;
   /// The decoded content of a text part as UTF-8 (charset from the part, lenient conversion).
+  /// 8-bit content under the 7-bit default or a "us-ascii" label is read as UTF-8 when it is
+  /// valid UTF-8 (RFC 8621 §4.1.4 allows such heuristics), else by the label.
   [[nodiscard]] std::string text(const part& p) const;
 
   /// Convenience accessors on the root header, decoded.
@@ -206,6 +212,9 @@ public:
 
   /// Append bytes. Fails with errc::message_too_large past limits::max_message_size, or with
   /// errc::limit_exceeded when on_limit is fail and a limit is reached; the parser is then spent.
+  /// The error is the first limit the message reaches read in order (bytes past the size limit
+  /// are not parsed), so it is the same however the input is cut into chunks, and the same as
+  /// parse() gives for the whole input.
   expected<void> feed(std::string_view chunk);
   /// Input complete: close every open part and return the message. The parser is then spent.
   expected<message> finish();
