@@ -137,7 +137,9 @@ struct answer {
   bool authenticated = false;  ///< AD bit from a validating resolver (RFC 4035 §3.2.3)
   std::string canonical_name;  ///< the name after following CNAMEs (== name when none)
   std::vector<record> records; ///< of `type` only, in the order received
-  /// For NXDOMAIN/NODATA: the negative TTL (RFC 2308 §5, SOA minimum); else the lowest record TTL.
+  /// For NXDOMAIN/NODATA: the negative TTL (RFC 2308 §5, min(SOA TTL, SOA minimum)), 0 when
+  /// the response had no SOA (not cacheable); else the lowest TTL of the records and of the
+  /// CNAMEs followed to reach them (how long the whole answer may be cached).
   std::uint32_t ttl = 0;
 
   /// NXDOMAIN or NODATA: RFC 7208 §4.6.4 counts these as void lookups.

@@ -7,12 +7,20 @@
 /// NODATA. A name, or one type at a name, can be set to fail with an error (timeout, servfail)
 /// to test temperror paths. Wildcards ("*.example.com") answer for names with no entry of
 /// their own beneath them (RFC 4592, simplified: the closest enclosing "*" label).
+///
+/// As a real authoritative server does: a name that has no records but has names beneath it (an
+/// "empty non-terminal", e.g. "example.com" when only "_dmarc.example.com" was added) is NODATA,
+/// not NXDOMAIN (RFC 8020); the negative TTL of NXDOMAIN/NODATA comes from the closest enclosing
+/// SOA record that was added (RFC 2308 §5), and is 0 (not cacheable) when there is none.
+/// Names given to add() and to queries go through to_ascii(), so Unicode names work.
+/// Not synchronized: fill the zone first, then query it from any number of threads.
 #pragma once
 
 #include <mailkit/dns/resolver.hpp>
 
 #include <map>
 #include <optional>
+#include <set>
 
 namespace mailkit::dns {
 
@@ -52,6 +60,9 @@ private:
     bool authenticated = false;
   };
   std::map<std::string, node, std::less<>> zone_; // key: lower case, no trailing dot
+  std::set<std::string, std::less<>> interior_;   // proper ancestors of names with records
+  [[nodiscard]] const node* find(const std::string& name, bool& exists) const;
+  void rebuild_interior();
   mutable std::size_t queries_ = 0;
 };
 

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <mailkit/dns/static_resolver.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <limits>
+
+namespace mailkit::dns {
+namespace {
+
+// CNAME links followed before the chain counts as a loop (static_resolver.hpp).
+constexpr int max_cname_links = 8;
+
+std::string key_of(std::string_view name) {
+  if (auto a = to_ascii(name)) return std::move(*a);
+  // Not a valid name (a test may still add one): keep it lower-cased, so it is at least stored;
+  // queries for it fail with bad_name before they reach the zone.
+  std::string k(name);
+  if (!k.empty() && k.back() == '.') k.pop_back();
+  for (auto& c : k)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return k;
+}
+
+std::string_view parent_of(std::string_view name) {
+  const auto dot = name.find('.');
+  return dot == std::string_view::npos ? std::string_view{} : name.substr(dot + 1);
+}
+
+std::string host(std::string_view s) {
+  if (!s.empty() && s.back() == '.') s.remove_suffix(1);
+  return std::string(s);
+}
+
+// Split on runs of blanks.
+std::vector<std::string_view> fields(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t'))
+      ++i;
+    const std::size_t start = i;
+    while (i < s.size() && s[i] != ' ' && s[i] != '\t')
+      ++i;
+    if (i > start) out.push_back(s.substr(start, i - start));
+  }
+  return out;
+}
+
+template <class Int>
+bool number(std::string_view s, Int& out) {
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+expected<rdata> parse_text(rtype type, std::string_view text) {
+  const auto bad = [] { return fail(mailkit::errc::invalid_argument); };
+  switch (type) {
+  case rtype::a: {
+    auto a = parse_ipv4(text);
+    if (!a) return bad();
+    return rdata{*a};
+  }
+  case rtype::aaaa: {
+    auto a = parse_ipv6(text);
+    if (!a) return bad();
+    return rdata{*a};
+  }
+  case rtype::mx: {
+    const auto f = fields(text);
+    mx m;
+    if (f.size() != 2 || !number(f[0], m.preference)) return bad();
+    m.exchange = host(f[1]); // "." is the null MX (RFC 7505) and reads as ""
+    return rdata{m};
+  }
+  case rtype::txt: {
+    // RFC 1035 §3.3: a character-string is at most 255 octets; a longer record is several.
+    txt t;
+    if (text.empty()) t.strings.emplace_back();
+    for (std::size_t i = 0; i < text.size(); i += 255)
+      t.strings.emplace_back(text.substr(i, 255));
+    return rdata{t};
+  }
+  case rtype::ptr:
+  case rtype::cname:
+  case rtype::ns: {
+    const auto f = fields(text);
+    if (f.size() != 1) return bad();
+    return rdata{name_rdata{host(f[0])}};
+  }
+  case rtype::soa: {
+    const auto f = fields(text);
+    soa s;
+    if (f.size() != 7 || !number(f[2], s.serial) || !number(f[3], s.refresh) ||
+        !number(f[4], s.retry) || !number(f[5], s.expire) || !number(f[6], s.minimum))
+      return bad();
+    s.mname = host(f[0]);
+    s.rname = host(f[1]);
+    return rdata{s};
+  }
+  case rtype::tlsa: {
+    const auto f = fields(text);
+    tlsa t;
+    if (f.size() < 4 || !number(f[0], t.usage) || !number(f[1], t.selector) ||
+        !number(f[2], t.matching_type))
+      return bad();
+    std::string hex;
+    for (std::size_t i = 3; i < f.size(); ++i)
+      hex += f[i];
+    if (hex.size() % 2 != 0) return bad();
+    auto nib = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+      const int hi = nib(hex[i]), lo = nib(hex[i + 1]);
+      if (hi < 0 || lo < 0) return bad();
+      t.data.push_back(static_cast<char>(hi * 16 + lo));
+    }
+    return rdata{t};
+  }
+  }
+  return bad();
+}
+
+} // namespace
+
+expected<void> static_resolver::add(std::string_view name, rtype type, std::string_view text,
+                                    std::uint32_t ttl) {
+  auto d = parse_text(type, text);
+  if (!d) return unexpected(d.error());
+  add(name, type, std::move(*d), ttl);
+  return {};
+}
+
+void static_resolver::add(std::string_view name, rtype type, rdata data, std::uint32_t ttl) {
+  std::string key = key_of(name);
+  for (std::string_view p = parent_of(key); !p.empty(); p = parent_of(p))
+    interior_.emplace(p);
+  zone_[std::move(key)].records.emplace_back(type, record{std::move(data), ttl});
+}
+
+void static_resolver::fail(std::string_view name, errc error) {
+  zone_[key_of(name)].fail_all = error;
+}
+
+void static_resolver::fail(std::string_view name, rtype type, errc error) {
+  zone_[key_of(name)].fail_type[type] = error;
+}
+
+void static_resolver::set_authenticated(std::string_view name, bool ad) {
+  zone_[key_of(name)].authenticated = ad;
+}
+
+void static_resolver::erase(std::string_view name) {
+  zone_.erase(key_of(name));
+  rebuild_interior();
+}
+
+void static_resolver::rebuild_interior() {
+  interior_.clear();
+  for (const auto& [k, n] : zone_) {
+    if (n.records.empty()) continue;
+    for (std::string_view p = parent_of(k); !p.empty(); p = parent_of(p))
+      interior_.emplace(p);
+  }
+}
+
+// The node that answers for `name`: its own, or else (when the name does not exist, not even
+// as an empty non-terminal) the wildcard at its closest encloser (RFC 4592 §3.3.1). `exists`
+// tells NODATA from NXDOMAIN when no node has records.
+const static_resolver::node* static_resolver::find(const std::string& name, bool& exists) const {
+  exists = interior_.contains(name);
+  if (auto it = zone_.find(name); it != zone_.end()) {
+    exists = exists || !it->second.records.empty();
+    return &it->second;
+  }
+  if (exists) return nullptr; // empty non-terminal: NODATA (RFC 8020 §2)
+  for (std::string_view p = parent_of(name); !p.empty(); p = parent_of(p)) {
+    std::string wildcard = "*.";
+    wildcard += p;
+    if (auto it = zone_.find(wildcard); it != zone_.end()) {
+      exists = !it->second.records.empty();
+      return &it->second;
+    }
+    // RFC 4592 §2.2.1: the closest encloser stops the search; a wildcard above it does not
+    // apply.
+    if (interior_.contains(p) || zone_.contains(p)) break;
+  }
+  return nullptr;
+}
+
+void static_resolver::async_query(std::string_view name, rtype type, query_handler handler) {
+  handler(lookup(name, type));
+}
+
+query_result static_resolver::lookup(std::string_view name, rtype type) const {
+  std::atomic_ref<std::size_t>(queries_).fetch_add(1, std::memory_order_relaxed);
+  auto key = to_ascii(name);
+  if (!key) return unexpected(key.error());
+
+  answer a;
+  a.name = *key;
+  a.type = type;
+  std::string current = *key;
+  std::uint32_t min_ttl = std::numeric_limits<std::uint32_t>::max();
+  bool ad = true;
+  bool exists = false;
+  for (int links = 0;; ++links) {
+    const node* n = find(current, exists);
+    if (n != nullptr) {
+      if (n->fail_all) return mailkit::fail(*n->fail_all);
+      if (auto it = n->fail_type.find(type); it != n->fail_type.end())
+        return mailkit::fail(it->second);
+    }
+    ad = ad && n != nullptr && n->authenticated;
+    if (n == nullptr) break;
+    for (const auto& [t, r] : n->records)
+      if (t == type) {
+        a.records.push_back(r);
+        min_ttl = std::min(min_ttl, r.ttl);
+      }
+    if (!a.records.empty() || type == rtype::cname) break;
+    const record* cname = nullptr;
+    for (const auto& [t, r] : n->records)
+      if (t == rtype::cname && std::holds_alternative<name_rdata>(r.data)) {
+        cname = &r;
+        break;
+      }
+    if (cname == nullptr) break;
+    // A CNAME chain longer than this is treated as a loop: what a recursive resolver reports
+    // for one is SERVFAIL.
+    if (links >= max_cname_links) return mailkit::fail(errc::servfail);
+    min_ttl = std::min(min_ttl, cname->ttl);
+    current = key_of(std::get<name_rdata>(cname->data).name);
+  }
+  a.canonical_name = current;
+  a.authenticated = ad;
+  a.code = (a.records.empty() && !exists) ? rcode::nxdomain : rcode::noerror;
+  if (!a.records.empty()) {
+    a.ttl = min_ttl;
+    return a;
+  }
+  // RFC 2308 §5: the negative TTL is min(SOA TTL, SOA MINIMUM) of the zone's SOA, i.e. the
+  // closest enclosing name with an SOA record.
+  std::uint32_t neg = 0;
+  for (std::string_view p = current; !p.empty(); p = parent_of(p)) {
+    auto it = zone_.find(p);
+    if (it == zone_.end()) continue;
+    const record* soa_rec = nullptr;
+    for (const auto& [t, r] : it->second.records)
+      if (t == rtype::soa && std::holds_alternative<soa>(r.data)) {
+        soa_rec = &r;
+        break;
+      }
+    if (soa_rec != nullptr) {
+      neg = std::min(soa_rec->ttl, std::get<soa>(soa_rec->data).minimum);
+      break;
+    }
+  }
+  a.ttl = std::min(neg, min_ttl);
+  return a;
+}
+
+} // namespace mailkit::dns
