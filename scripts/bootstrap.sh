@@ -21,6 +21,9 @@ test_pkgs=(
   python3-pytest
   libpython3.11-testsuite
   libgmime-3.0-dev
+  python3-dkim python3-nacl libmail-dkim-perl opendkim opendkim-tools
+  python3-spf python3-yaml
+  nsd unbound ldnsutils
 )
 
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")

@@ -10,6 +10,8 @@ Exceptions: every operational failure is a subclass of :class:`mailkit.Error`
 """
 
 from mailkit._mailkit import DnsError, Error, ParseError, __version__
-from mailkit import mime
+from mailkit import dns
+from mailkit import dkim, mime
+from mailkit import dmarc, spf
 
-__all__ = ["DnsError", "Error", "ParseError", "__version__", "mime"]
+__all__ = ["DnsError", "Error", "ParseError", "__version__", "dkim", "dmarc", "dns", "mime", "spf"]

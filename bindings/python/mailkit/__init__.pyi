@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
+from mailkit import dkim as dkim
+from mailkit import dmarc as dmarc
+from mailkit import dns as dns
 from mailkit import mime as mime
+from mailkit import spf as spf
 
 __version__: str
 
@@ -12,4 +16,4 @@ class DnsError(Error):
 class ParseError(Error):
     """Input that cannot be parsed at all under the configured limits."""
 
-__all__ = ["DnsError", "Error", "ParseError", "__version__", "mime"]
+__all__ = ["DnsError", "Error", "ParseError", "__version__", "dkim", "dmarc", "dns", "mime", "spf"]

@@ -35,4 +35,16 @@ void bind_errors(pybind11::module_& m);
 /// Bind the `mime` submodule (mime.cpp).
 void bind_mime(pybind11::module_& m);
 
+/// Bind the `dns` submodule (dns.cpp); before the modules whose functions take `resolver=`.
+void bind_dns(pybind11::module_& m);
+
+/// Bind the `dkim` submodule (dkim.cpp).
+void bind_dkim(pybind11::module_& m);
+
+/// Bind the `spf` submodule (spf.cpp).
+void bind_spf(pybind11::module_& m);
+
+/// Bind the `dmarc` submodule (dmarc.cpp).
+void bind_dmarc(pybind11::module_& m);
+
 } // namespace mailkit::python

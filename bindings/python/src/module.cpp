@@ -60,4 +60,8 @@ PYBIND11_MODULE(_mailkit, m) {
   m.attr("__version__") = MAILKIT_VERSION;
   mailkit::python::bind_errors(m);
   mailkit::python::bind_mime(m);
+  mailkit::python::bind_dns(m);
+  mailkit::python::bind_dkim(m);
+  mailkit::python::bind_spf(m);
+  mailkit::python::bind_dmarc(m);
 }
