@@ -274,9 +274,10 @@ std::string normalize_label(std::string_view label) {
   out.reserve(label.size());
   for (char c : label) {
     // RFC 2978 §2.3: names are US-ASCII letters, digits and a few punctuation characters. A
-    // '/' would let a label add iconv suffixes such as "//IGNORE", so it is refused outright.
-    const bool ok = is_alpha(c) || is_digit(c) || c == '-' || c == '_' || c == '.' || c == ':' ||
-                    c == '+' || c == '(' || c == ')';
+    // '/' would let a label add iconv suffixes such as "//IGNORE", so it is refused outright;
+    // so are '(', ')' and '+', which glibc's iconv_open silently drops, turning
+    // "(shift_jis)" into its own asymmetric SHIFT_JIS instead of the table's CP932.
+    const bool ok = is_alpha(c) || is_digit(c) || c == '-' || c == '_' || c == '.' || c == ':';
     if (!ok) return {};
     out.push_back(ascii_lower(c));
   }
@@ -622,6 +623,13 @@ expected<std::string> from_utf8(std::string_view utf8, std::string_view charset)
   // assume the other order without one (as Windows software does) still read them right.
   if (const unmarked_utf* u = find_unmarked(r.canonical); u != nullptr && out && !out->empty())
     out->insert(0, u->mark_be);
+  // What is written must read back as the same text: converters are not always symmetric
+  // (C1 controls in legacy CJK codepages that readers map elsewhere, JIS X 0201's yen and
+  // overline), and text that a reader would see differently is refused rather than altered.
+  if (out && r.canonical != "utf-16" && r.canonical != "utf-32") {
+    const auto back = to_utf8(*out, charset);
+    if (!back || *back != utf8) return fail(errc::conversion_failed);
+  }
   return out;
 }
 
