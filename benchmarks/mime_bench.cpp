@@ -162,6 +162,43 @@ void bm_parse_walk_decode(benchmark::State& state) {
 }
 BENCHMARK(bm_parse_walk_decode)->ArgName("small_medium_large")->Arg(0)->Arg(1)->Arg(2);
 
+// The 53 messages of the stalwart conformance corpus (tests/data/mime/stalwart/eml): small,
+// broken and odd mail rather than bulk. Argument 0: structure only; 1: structure plus decoding.
+void bm_conformance(benchmark::State& state) {
+  static const std::vector<std::string> messages = [] {
+    std::vector<std::string> out;
+    const fs::path root = fs::path(MAILKIT_SOURCE_DIR) / "tests/data/mime/stalwart/eml";
+    for (const auto& e : fs::recursive_directory_iterator(root))
+      if (e.is_regular_file() && e.path().extension() == ".eml") out.push_back(read_file(e.path()));
+    return out;
+  }();
+  if (messages.empty()) {
+    state.SkipWithError("no conformance messages found");
+    return;
+  }
+  const bool decode = state.range(0) != 0;
+  std::size_t bytes = 0;
+  for (const auto& m : messages)
+    bytes += m.size();
+  for (auto _ : state) {
+    for (const std::string& m : messages) {
+      auto msg = mime::parse(std::string_view(m));
+      if (!msg) {
+        state.SkipWithError("parse failed");
+        return;
+      }
+      std::size_t decoded = msg->parts().size();
+      if (decode)
+        for (const mime::part& p : msg->parts())
+          if (!p.is_multipart && !p.is_message) decoded += msg->content(p).size();
+      benchmark::DoNotOptimize(decoded);
+    }
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * messages.size()));
+}
+BENCHMARK(bm_conformance)->ArgName("decode")->Arg(0)->Arg(1);
+
 // The incremental parser as SMTP DATA or a file read drives it: reserve, then 64 KB chunks.
 void bm_parser_feed(benchmark::State& state) {
   const corpus_class& cls = pick(static_cast<int>(state.range(0)));
