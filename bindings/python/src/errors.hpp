@@ -47,4 +47,8 @@ void bind_spf(pybind11::module_& m);
 /// Bind the `dmarc` submodule (dmarc.cpp).
 void bind_dmarc(pybind11::module_& m);
 
+/// Bind mailkit.authenticate and AuthenticationResult (authenticate.cpp); after spf, dkim and
+/// dmarc, whose result classes it returns.
+void bind_authenticate(pybind11::module_& m);
+
 } // namespace mailkit::python

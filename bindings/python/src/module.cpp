@@ -64,4 +64,5 @@ PYBIND11_MODULE(_mailkit, m) {
   mailkit::python::bind_dkim(m);
   mailkit::python::bind_spf(m);
   mailkit::python::bind_dmarc(m);
+  mailkit::python::bind_authenticate(m);
 }

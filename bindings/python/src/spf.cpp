@@ -153,43 +153,38 @@ spf::check_result run(const resolver_ref& r, const spf::check_params& p) {
   return res;
 }
 
-struct py_result {
-  spf::check_result res;
-  spf::check_params params;
-};
-
 } // namespace
 
 void bind_spf(py::module_& parent) {
   py::module_ m = parent.def_submodule(
       "spf", "Sender Policy Framework (RFC 7208): is this client allowed to send for a domain?");
 
-  py::class_<py_result> cls(m, "Result", "The outcome of check_host() (RFC 7208 §2.6).");
+  py::class_<spf_py_result> cls(m, "Result", "The outcome of check_host() (RFC 7208 §2.6).");
   cls.def_property_readonly(
-         "result", [](const py_result& r) { return std::string(spf::to_string(r.res.result)); },
+         "result", [](const spf_py_result& r) { return std::string(spf::to_string(r.res.result)); },
          "\"pass\", \"fail\", \"softfail\", \"neutral\", \"none\", "
          "\"permerror\" or \"temperror\"")
       .def_property_readonly(
-          "mechanism", [](const py_result& r) { return r.res.mechanism; },
+          "mechanism", [](const spf_py_result& r) { return r.res.mechanism; },
           "the term that matched (\"-all\", \"include:x\"), \"default\" "
           "when none did, \"\" when evaluation stopped early")
       .def_property_readonly(
-          "explanation", [](const py_result& r) { return r.res.explanation; },
+          "explanation", [](const spf_py_result& r) { return r.res.explanation; },
           "the expanded exp= text on fail (RFC 7208 §6.2), else \"\"")
-      .def_property_readonly("problem", [](const py_result& r) { return r.res.problem; })
-      .def_property_readonly("domain", [](const py_result& r) { return r.res.domain; })
-      .def_property_readonly("dns_lookups", [](const py_result& r) { return r.res.dns_lookups; })
-      .def_property_readonly("void_lookups", [](const py_result& r) { return r.res.void_lookups; })
-      .def_property_readonly("queries", [](const py_result& r) { return r.res.queries; })
+      .def_property_readonly("problem", [](const spf_py_result& r) { return r.res.problem; })
+      .def_property_readonly("domain", [](const spf_py_result& r) { return r.res.domain; })
+      .def_property_readonly("dns_lookups", [](const spf_py_result& r) { return r.res.dns_lookups; })
+      .def_property_readonly("void_lookups", [](const spf_py_result& r) { return r.res.void_lookups; })
+      .def_property_readonly("queries", [](const spf_py_result& r) { return r.res.queries; })
       .def_property_readonly(
-          "received_spf", [](const py_result& r) { return spf::received_spf(r.res, r.params); },
+          "received_spf", [](const spf_py_result& r) { return spf::received_spf(r.res, r.params); },
           "the Received-SPF header field (RFC 7208 §9.1), without CRLF")
       .def_property_readonly(
           "authentication_results",
-          [](const py_result& r) { return spf::authentication_results_part(r.res, r.params); },
+          [](const spf_py_result& r) { return spf::authentication_results_part(r.res, r.params); },
           "the resinfo for Authentication-Results (RFC 8601), e.g. "
           "\"spf=pass smtp.mailfrom=example.com\"")
-      .def("__repr__", [](const py_result& r) {
+      .def("__repr__", [](const spf_py_result& r) {
         return "<mailkit.spf.Result " + std::string(spf::to_string(r.res.result)) +
                (r.res.mechanism.empty() ? "" : " " + r.res.mechanism) + ">";
       });
@@ -215,7 +210,7 @@ void bind_spf(py::module_& parent) {
       "check",
       [](py::handle i, py::handle s, py::handle h, py::object resolver,
          std::optional<std::string> receiver, std::optional<std::int64_t> timestamp) {
-        py_result out;
+        spf_py_result out;
         out.params = spf::check_params::mail_from(ip_arg(i), text_arg(s, "s"), text_arg(h, "h"));
         if (receiver) out.params.receiver = *receiver;
         if (timestamp) out.params.timestamp = *timestamp;
@@ -230,7 +225,7 @@ void bind_spf(py::module_& parent) {
   m.def(
       "check_helo",
       [](py::handle i, py::handle h, py::object resolver, std::optional<std::string> receiver) {
-        py_result out;
+        spf_py_result out;
         out.params = spf::check_params::helo_identity(ip_arg(i), text_arg(h, "h"));
         if (receiver) out.params.receiver = *receiver;
         const auto r = resolver_from(std::move(resolver));

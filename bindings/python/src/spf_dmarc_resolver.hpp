@@ -7,6 +7,7 @@
 #pragma once
 
 #include <mailkit/dns/resolver.hpp>
+#include <mailkit/spf/check_host.hpp>
 
 #include <pybind11/pybind11.h>
 
@@ -23,6 +24,13 @@ struct resolver_ref {
   [[nodiscard]] dns::resolver& get() const { return native ? *native : *bridge; }
   /// Raise a Python exception the bridge caught during the call, if any.
   void rethrow() const;
+};
+
+/// What mailkit.spf.Result wraps (spf.cpp binds it; authenticate.cpp returns it too): the
+/// result with the parameters it was for, which Received-SPF and Authentication-Results need.
+struct spf_py_result {
+  spf::check_result res;
+  spf::check_params params;
 };
 
 /// See the file comment. Raises TypeError for an object that is neither.

@@ -344,36 +344,114 @@ void async_check(dns::resolver& resolver, check_params params,
   op->step();
 }
 
+namespace {
+
+// RFC 7489 §6.6.1: the distinct From domains, lower case, in order.
+std::vector<std::string> distinct_domains(const std::vector<std::string>& from_domains) {
+  std::vector<std::string> distinct;
+  for (const auto& d : from_domains) {
+    std::string l = ascii_lower(d);
+    if (!l.empty() && std::find(distinct.begin(), distinct.end(), l) == distinct.end())
+      distinct.push_back(std::move(l));
+  }
+  return distinct;
+}
+
+check_result no_from_domain() {
+  // RFC 7489 §6.6.1: no usable From domain: the message is not RFC 5322 valid.
+  check_result r;
+  r.result = dmarc::result::none;
+  r.problem = "no RFC5322.From domain";
+  return r;
+}
+
+// RFC 7489 §6.6.1: with several From domains, check each; apply the most strict policy among
+// those that fail. Without a failure, the first result stands (pass when all pass).
+void keep_stricter(std::optional<check_result>& best, check_result r) {
+  if (!best || strictness(r) > strictness(*best) ||
+      (strictness(*best) < 0 && best->result == dmarc::result::pass &&
+       r.result != dmarc::result::pass))
+    best = std::move(r);
+}
+
+struct async_from_op : std::enable_shared_from_this<async_from_op> {
+  dns::resolver& resolver;
+  std::vector<std::string> domains;
+  check_params base;
+  std::function<void(check_result)> handler;
+  std::size_t next = 0;
+  std::optional<check_result> best;
+
+  async_from_op(dns::resolver& r, std::vector<std::string> d, check_params b,
+                std::function<void(check_result)> h)
+      : resolver(r), domains(std::move(d)), base(std::move(b)), handler(std::move(h)) {}
+
+  // One domain at a time; each completion starts the next (static_resolver completes inline,
+  // so the recursion depth is bounded by the number of distinct From domains).
+  void step() {
+    if (next == domains.size()) {
+      auto h = std::move(handler);
+      h(std::move(*best));
+      return;
+    }
+    check_params p = base;
+    p.from_domain = domains[next++];
+    async_check(resolver, std::move(p), [self = shared_from_this()](check_result r) {
+      keep_stricter(self->best, std::move(r));
+      self->step();
+    });
+  }
+};
+
+} // namespace
+
 check_result check_from_domains(dns::resolver& resolver,
                                 const std::vector<std::string>& from_domains,
                                 const check_params& base) {
-  std::vector<std::string> distinct;
-  for (const auto& d : from_domains) {
-    const std::string l = ascii_lower(d);
-    if (!l.empty() && std::find(distinct.begin(), distinct.end(), l) == distinct.end())
-      distinct.push_back(l);
-  }
-  if (distinct.empty()) {
-    // RFC 7489 §6.6.1: no usable From domain: the message is not RFC 5322 valid.
-    check_result r;
-    r.result = dmarc::result::none;
-    r.problem = "no RFC5322.From domain";
-    return r;
-  }
-  // RFC 7489 §6.6.1: with several From domains, check each; apply the most strict policy among
-  // those that fail. Without a failure, the first result stands (pass when all pass).
+  const std::vector<std::string> distinct = distinct_domains(from_domains);
+  if (distinct.empty()) return no_from_domain();
   std::optional<check_result> best;
   for (const auto& d : distinct) {
     check_params p = base;
     p.from_domain = d;
-    check_result r = check(resolver, p);
-    if (!best || strictness(r) > strictness(*best) ||
-        (strictness(*best) < 0 && best->result == dmarc::result::pass &&
-         r.result != dmarc::result::pass))
-      best = std::move(r);
+    keep_stricter(best, check(resolver, p));
   }
   return std::move(*best);
 }
+
+void async_check_from_domains(dns::resolver& resolver, std::vector<std::string> from_domains,
+                              check_params base, std::function<void(check_result)> handler) {
+  std::vector<std::string> distinct = distinct_domains(from_domains);
+  if (distinct.empty()) return handler(no_from_domain());
+  auto op = std::make_shared<async_from_op>(resolver, std::move(distinct), std::move(base),
+                                            std::move(handler));
+  op->step();
+}
+
+namespace {
+
+// RFC 8601 §2.2: pvalue = [CFWS] ( value / [ [ local-part ] "@" ] domain-name ) [CFWS]; a domain
+// taken from a From field may hold anything, so whatever is not a plain dot-atom is quoted.
+std::string pvalue(std::string_view v) {
+  auto atext = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+  };
+  bool plain = !v.empty() && v.front() != '.' && v.back() != '.';
+  for (std::size_t i = 0; plain && i < v.size(); ++i)
+    plain = v[i] == '.' ? v[i + 1] != '.' : atext(v[i]);
+  if (plain) return std::string(v);
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '\r' || c == '\n') continue;
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+} // namespace
 
 std::string authentication_results_part(const check_result& res) {
   // RFC 7489 §11.2: method "dmarc", ptype "header", property "from". The comment carries the
@@ -394,7 +472,7 @@ std::string authentication_results_part(const check_result& res) {
     }
     out += " (" + c + ")";
   }
-  if (!res.from_domain.empty()) out += " header.from=" + res.from_domain;
+  if (!res.from_domain.empty()) out += " header.from=" + pvalue(res.from_domain);
   return out;
 }
 

@@ -120,7 +120,13 @@ void async_check(dns::resolver& resolver, check_params params,
                                               const std::vector<std::string>& from_domains,
                                               const check_params& base);
 
-/// RFC 7489 §11.2 / RFC 8601: "dmarc=fail (p=reject dis=quarantine) header.from=example.com".
+/// check_from_domains, asynchronously: the domains are checked one after the other. Completion
+/// `void(check_result)`, exactly once, as for async_check (inline when no domain is usable).
+void async_check_from_domains(dns::resolver& resolver, std::vector<std::string> from_domains,
+                              check_params base, std::function<void(check_result)> handler);
+
+/// RFC 7489 §11.2 / RFC 8601: "dmarc=fail (p=reject dis=quarantine) header.from=example.com"; header.from
+/// is quoted when it is not a dot-atom.
 [[nodiscard]] std::string authentication_results_part(const check_result& res);
 
 } // namespace mailkit::dmarc
