@@ -22,6 +22,46 @@ std::string key_of(std::string_view name) {
   return k;
 }
 
+// RFC 1035 §2.3.4: the text form of a name (no trailing dot) is at most 253 octets.
+constexpr std::size_t max_name = 253;
+
+// The zone key of a query name without allocating, for the common case of an ASCII name: what
+// to_ascii() gives for it (trailing dot removed, lower case, label and name lengths checked), in
+// `buf`. Names with non-ASCII octets go through to_ascii() (IDNA) into `owned`.
+expected<std::string_view> query_key(std::string_view name, char (&buf)[max_name + 1],
+                                     std::string& owned) {
+  std::string_view n = name;
+  if (!n.empty() && n.back() == '.') n.remove_suffix(1);
+  if (n.empty() || n.size() > max_name) {
+    // Too long for the fast path (or empty): to_ascii decides, as before.
+    auto a = to_ascii(name);
+    if (!a) return unexpected(a.error());
+    owned = std::move(*a);
+    return std::string_view(owned);
+  }
+  std::size_t label = 0;
+  bool lengths_ok = true;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const char c = n[i];
+    if (c == '\0') return fail(errc::bad_name);
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      auto a = to_ascii(name);
+      if (!a) return unexpected(a.error());
+      owned = std::move(*a);
+      return std::string_view(owned);
+    }
+    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (c == '.') {
+      if (label == 0) lengths_ok = false;
+      label = 0;
+    } else if (++label > 63) {
+      lengths_ok = false;
+    }
+  }
+  if (!lengths_ok || label == 0) return fail(errc::bad_name);
+  return std::string_view(buf, n.size());
+}
+
 std::string_view parent_of(std::string_view name) {
   const auto dot = name.find('.');
   return dot == std::string_view::npos ? std::string_view{} : name.substr(dot + 1);
@@ -171,17 +211,17 @@ void static_resolver::rebuild_interior() {
 // The node that answers for `name`: its own, or else (when the name does not exist, not even
 // as an empty non-terminal) the wildcard at its closest encloser (RFC 4592 §3.3.1). `exists`
 // tells NODATA from NXDOMAIN when no node has records.
-const static_resolver::node* static_resolver::find(const std::string& name, bool& exists) const {
+const static_resolver::node* static_resolver::find(std::string_view name, bool& exists) const {
   exists = interior_.contains(name);
   if (auto it = zone_.find(name); it != zone_.end()) {
     exists = exists || !it->second.records.empty();
     return &it->second;
   }
   if (exists) return nullptr; // empty non-terminal: NODATA (RFC 8020 §2)
+  char wildcard[max_name + 3] = {'*', '.'};
   for (std::string_view p = parent_of(name); !p.empty(); p = parent_of(p)) {
-    std::string wildcard = "*.";
-    wildcard += p;
-    if (auto it = zone_.find(wildcard); it != zone_.end()) {
+    p.copy(wildcard + 2, p.size());
+    if (auto it = zone_.find(std::string_view(wildcard, p.size() + 2)); it != zone_.end()) {
       exists = !it->second.records.empty();
       return &it->second;
     }
@@ -198,13 +238,17 @@ void static_resolver::async_query(std::string_view name, rtype type, query_handl
 
 query_result static_resolver::lookup(std::string_view name, rtype type) const {
   std::atomic_ref<std::size_t>(queries_).fetch_add(1, std::memory_order_relaxed);
-  auto key = to_ascii(name);
+  char buf[max_name + 1];
+  std::string owned;
+  const auto key = query_key(name, buf, owned);
   if (!key) return unexpected(key.error());
 
-  answer a;
-  a.name = *key;
+  query_result result; // an answer, default constructed
+  answer& a = *result;
+  a.name.assign(*key);
   a.type = type;
-  std::string current = *key;
+  std::string_view current = *key; // into buf/owned, or a CNAME target's key in `target`
+  std::string target;
   std::uint32_t min_ttl = std::numeric_limits<std::uint32_t>::max();
   bool ad = true;
   bool exists = false;
@@ -212,16 +256,23 @@ query_result static_resolver::lookup(std::string_view name, rtype type) const {
     const node* n = find(current, exists);
     if (n != nullptr) {
       if (n->fail_all) return mailkit::fail(*n->fail_all);
-      if (auto it = n->fail_type.find(type); it != n->fail_type.end())
-        return mailkit::fail(it->second);
+      if (!n->fail_type.empty())
+        if (auto it = n->fail_type.find(type); it != n->fail_type.end())
+          return mailkit::fail(it->second);
     }
     ad = ad && n != nullptr && n->authenticated;
     if (n == nullptr) break;
+    std::size_t matching = 0;
     for (const auto& [t, r] : n->records)
-      if (t == type) {
-        a.records.push_back(r);
-        min_ttl = std::min(min_ttl, r.ttl);
-      }
+      matching += t == type ? 1 : 0;
+    if (matching != 0) {
+      a.records.reserve(a.records.size() + matching);
+      for (const auto& [t, r] : n->records)
+        if (t == type) {
+          a.records.push_back(r);
+          min_ttl = std::min(min_ttl, r.ttl);
+        }
+    }
     if (!a.records.empty() || type == rtype::cname) break;
     const record* cname = nullptr;
     for (const auto& [t, r] : n->records)
@@ -234,14 +285,15 @@ query_result static_resolver::lookup(std::string_view name, rtype type) const {
     // for one is SERVFAIL.
     if (links >= max_cname_links) return mailkit::fail(errc::servfail);
     min_ttl = std::min(min_ttl, cname->ttl);
-    current = key_of(std::get<name_rdata>(cname->data).name);
+    target = key_of(std::get<name_rdata>(cname->data).name);
+    current = target;
   }
-  a.canonical_name = current;
+  a.canonical_name.assign(current);
   a.authenticated = ad;
   a.code = (a.records.empty() && !exists) ? rcode::nxdomain : rcode::noerror;
   if (!a.records.empty()) {
     a.ttl = min_ttl;
-    return a;
+    return result;
   }
   // RFC 2308 §5: the negative TTL is min(SOA TTL, SOA MINIMUM) of the zone's SOA, i.e. the
   // closest enclosing name with an SOA record.
@@ -261,7 +313,7 @@ query_result static_resolver::lookup(std::string_view name, rtype type) const {
     }
   }
   a.ttl = std::min(neg, min_ttl);
-  return a;
+  return result;
 }
 
 } // namespace mailkit::dns

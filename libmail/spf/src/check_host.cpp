@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 namespace mailkit::spf {
 
@@ -109,25 +110,37 @@ namespace {
 
 // dns::query for the evaluator's loop, without its per-question allocations (a promise and a
 // shared_ptr): the handler captures one pointer (std::function's small buffer) to state on this
-// stack frame, which lives until the answer is in. An inline answer (static zone, cache hit)
-// costs one uncontended lock; otherwise this thread waits, as dns::query does (the resolver's
-// executor must run elsewhere, resolver.hpp).
+// stack frame, which lives until the answer is in. A handler that runs on this thread runs inside
+// async_query (inline answer: static zone, cache hit): it leaves the answer without locking (the
+// evaluator is fed after async_query has returned, so the question it still reads is intact);
+// one that runs on another thread hands the answer over under the lock while this thread waits,
+// as dns::query does (the resolver's executor must run elsewhere, resolver.hpp).
 struct blocking_answer {
+  const std::thread::id caller = std::this_thread::get_id();
+  bool fed_inline = false; // written and read by the caller's thread only
   std::mutex m;
   std::condition_variable cv;
   std::optional<dns::query_result> r;
 };
 
-dns::query_result ask_and_wait(dns::resolver& resolver, const question& q) {
+void ask_and_feed(dns::resolver& resolver, evaluator& ev, const question& q) {
   blocking_answer w;
   resolver.async_query(q.name, q.type, [p = &w](dns::query_result res) {
+    if (std::this_thread::get_id() == p->caller) {
+      // Still inside async_query on the caller's thread: nothing waits, nothing races.
+      p->r.emplace(std::move(res));
+      p->fed_inline = true;
+      return;
+    }
     std::lock_guard lock(p->m);
     p->r.emplace(std::move(res));
     p->cv.notify_one(); // under the lock: `w` may be gone as soon as it is released
   });
-  std::unique_lock lock(w.m);
-  w.cv.wait(lock, [&] { return w.r.has_value(); });
-  return std::move(*w.r);
+  if (!w.fed_inline) {
+    std::unique_lock lock(w.m);
+    w.cv.wait(lock, [&] { return w.r.has_value(); });
+  }
+  ev.feed(std::move(*w.r));
 }
 
 } // namespace
@@ -135,7 +148,7 @@ dns::query_result ask_and_wait(dns::resolver& resolver, const question& q) {
 check_result check_host(dns::resolver& resolver, const check_params& params) {
   evaluator ev(params);
   while (const question* q = ev.next())
-    ev.feed(ask_and_wait(resolver, *q));
+    ask_and_feed(resolver, ev, *q);
   return ev.take_result();
 }
 

@@ -176,6 +176,33 @@ TEST(dns_static, unicode_names_and_erase) {
   EXPECT_EQ(z.lookup("example", dns::rtype::a)->code, dns::rcode::nxdomain); // ENT gone too
 }
 
+// The lookup's ASCII fast path (no IDNA, stack buffer) must read every name as to_ascii does.
+TEST(dns_static, query_names_read_as_to_ascii_reads_them) {
+  dns::static_resolver z;
+  z.add("www.example.com", dns::rtype::a, "192.0.2.1");
+  z.add("*.wild.example", dns::rtype::a, "192.0.2.2");
+  const std::string l63(63, 'a'), l64(64, 'a');
+  z.add(l63 + ".example", dns::rtype::a, "192.0.2.3");
+  const std::string names[] = {"www.example.com", "WWW.Example.COM.", "www.example.com..",
+                               ".www.example.com", "", ".", "x.wild.example", "A.B.WILD.example",
+                               l63 + ".example", l64 + ".example", std::string("a\0b.example", 11),
+                               std::string(250, 'a') + ".com", "bücher.example", "_dmarc.Ex-1.org"};
+  for (const auto& n : names) {
+    const auto expected_key = dns::to_ascii(n);
+    const auto r = z.lookup(n, dns::rtype::a);
+    ASSERT_EQ(r.has_value(), expected_key.has_value()) << n;
+    if (!r) {
+      EXPECT_EQ(r.error(), dns::make_error_code(dns::errc::bad_name)) << n;
+      continue;
+    }
+    EXPECT_EQ(r->name, *expected_key) << n;
+    EXPECT_EQ(r->canonical_name, *expected_key) << n;
+  }
+  EXPECT_EQ(z.lookup("WWW.Example.COM.", dns::rtype::a)->a().size(), 1u);
+  EXPECT_EQ(z.lookup("A.B.WILD.example", dns::rtype::a)->a().size(), 1u);
+  EXPECT_EQ(z.lookup(l63 + ".EXAMPLE", dns::rtype::a)->a().size(), 1u);
+}
+
 TEST(dns_static, bad_text_forms) {
   dns::static_resolver z;
   EXPECT_FALSE(z.add("x", dns::rtype::a, "300.1.1.1"));

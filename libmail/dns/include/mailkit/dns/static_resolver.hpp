@@ -61,7 +61,7 @@ private:
   };
   std::map<std::string, node, std::less<>> zone_; // key: lower case, no trailing dot
   std::set<std::string, std::less<>> interior_;   // proper ancestors of names with records
-  [[nodiscard]] const node* find(const std::string& name, bool& exists) const;
+  [[nodiscard]] const node* find(std::string_view name, bool& exists) const;
   void rebuild_interior();
   mutable std::size_t queries_ = 0;
 };
