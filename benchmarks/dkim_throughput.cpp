@@ -14,9 +14,9 @@
 #include <sodium.h>
 
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 
 using namespace mailkit::dkim;
@@ -44,7 +44,8 @@ double rate(F&& f) {
   const auto start = bench_clock::now();
   auto now = start;
   do {
-    for (int i = 0; i < 4; ++i) f();
+    for (int i = 0; i < 4; ++i)
+      f();
     n += 4;
     now = bench_clock::now();
   } while (now - start < std::chrono::duration<double>(seconds_per));
@@ -54,9 +55,10 @@ double rate(F&& f) {
 // Plain text mail: words, single spaces, CRLF lines of up to 76 columns, a blank line now and
 // then, like a newsletter body (no trailing whitespace: the common case relaxed sees).
 std::string text_body(std::size_t size) {
-  static const char* words[] = {"the", "quick", "brown", "fox", "jumps", "over", "lazy",
-                                "dog", "mail", "server", "message", "delivery", "queue",
-                                "signature", "domain", "and", "of", "to", "a", "in"};
+  static const char* words[] = {"the",     "quick",    "brown", "fox",       "jumps",
+                                "over",    "lazy",     "dog",   "mail",      "server",
+                                "message", "delivery", "queue", "signature", "domain",
+                                "and",     "of",       "to",    "a",         "in"};
   std::string out;
   out.reserve(size + 100);
   unsigned seed = 7;
@@ -81,11 +83,10 @@ std::string text_body(std::size_t size) {
 }
 
 std::string message(std::size_t size) {
-  std::string h =
-      "From: Joe <joe@example.com>\r\nTo: Suzie <suzie@example.net>\r\n"
-      "Subject: benchmark message\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
-      "Message-ID: <bench@example.com>\r\nMIME-Version: 1.0\r\n"
-      "Content-Type: text/plain; charset=utf-8\r\n\r\n";
+  std::string h = "From: Joe <joe@example.com>\r\nTo: Suzie <suzie@example.net>\r\n"
+                  "Subject: benchmark message\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+                  "Message-ID: <bench@example.com>\r\nMIME-Version: 1.0\r\n"
+                  "Content-Type: text/plain; charset=utf-8\r\n\r\n";
   return h + text_body(size > h.size() ? size - h.size() : 0);
 }
 
@@ -104,18 +105,21 @@ int main(int argc, char** argv) {
   const std::string body = text_body(1 << 20);
   const double mb = static_cast<double>(body.size()) / 1e6;
   print("hash_raw_sha256_MBps", mb * rate([&] {
-    digest d(hash_algorithm::sha256);
-    d.update(body);
-    (void)d.finish();
-  }), "MB/s");
+                                  digest d(hash_algorithm::sha256);
+                                  d.update(body);
+                                  (void)d.finish();
+                                }),
+        "MB/s");
   for (auto c : {canonicalization::simple, canonicalization::relaxed}) {
     const std::string name = std::string("hash_") + std::string(to_string(c)) + "_MBps";
     print(name.c_str(), mb * rate([&] {
-      body_hasher h(c, hash_algorithm::sha256);
-      // SMTP DATA arrives in pieces: feed 64 KiB chunks.
-      for (std::size_t p = 0; p < body.size(); p += 65536) h.update(std::string_view(body).substr(p, 65536));
-      (void)h.finish();
-    }), "MB/s");
+                          body_hasher h(c, hash_algorithm::sha256);
+                          // SMTP DATA arrives in pieces: feed 64 KiB chunks.
+                          for (std::size_t p = 0; p < body.size(); p += 65536)
+                            h.update(std::string_view(body).substr(p, 65536));
+                          (void)h.finish();
+                        }),
+          "MB/s");
   }
 
   // ---- raw anchors
@@ -128,8 +132,10 @@ int main(int argc, char** argv) {
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], sig[64];
     crypto_sign_keypair(pk, sk);
     print("raw_ed25519_sign_per_s", rate([&] {
-      crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(dg.data()), 32, sk);
-    }), "ops/s");
+            crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(dg.data()),
+                                 32, sk);
+          }),
+          "ops/s");
   }
 
   // ---- DKIM sign / verify
@@ -147,12 +153,13 @@ int main(int argc, char** argv) {
       const std::string signed_m = *sign(m, *k, o) + m;
       const std::string txt = k->dns_txt();
       print(("verify_" + std::string(an) + "_" + sk + "_per_s").c_str(), rate([&] {
-        verifier v;
-        v.set_message(signed_m);
-        v.provide_key_txt("sel._domainkey.example.com", {txt});
-        auto r = v.finish();
-        if (r.empty() || r[0].result != result::pass) std::abort();
-      }), "ops/s");
+              verifier v;
+              v.set_message(signed_m);
+              v.provide_key_txt("sel._domainkey.example.com", {txt});
+              auto r = v.finish();
+              if (r.empty() || r[0].result != result::pass) std::abort();
+            }),
+            "ops/s");
     }
   }
   return 0;

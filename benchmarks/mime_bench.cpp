@@ -311,7 +311,8 @@ void run_samples(benchmark::State& state, const Samples& samples, Fn fn) {
 }
 
 void bm_parse_address_list(benchmark::State& state) {
-  run_samples(state, address_samples, [](std::string_view s) { return mime::parse_address_list(s); });
+  run_samples(state, address_samples,
+              [](std::string_view s) { return mime::parse_address_list(s); });
 }
 BENCHMARK(bm_parse_address_list);
 
@@ -321,7 +322,8 @@ void bm_parse_date(benchmark::State& state) {
 BENCHMARK(bm_parse_date);
 
 void bm_decode_unstructured(benchmark::State& state) {
-  run_samples(state, encoded_samples, [](std::string_view s) { return mime::decode_unstructured(s); });
+  run_samples(state, encoded_samples,
+              [](std::string_view s) { return mime::decode_unstructured(s); });
 }
 BENCHMARK(bm_decode_unstructured);
 

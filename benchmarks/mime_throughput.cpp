@@ -64,7 +64,7 @@ long max_rss_kb() {
 bool read_whole(const std::string& path, std::string& out) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return false;
-  struct stat st{};
+  struct stat st {};
   if (fstat(fileno(f), &st) == 0) out.reserve(static_cast<std::size_t>(st.st_size));
   char buf[64 * 1024];
   std::size_t n;
@@ -105,7 +105,7 @@ int run_peak(const options& opt) {
                  std::strerror(errno));
     return 1;
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(fileno(f), &st) != 0) {
     std::fclose(f);
     return 1;

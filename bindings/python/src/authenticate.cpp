@@ -35,7 +35,9 @@ void bind_authenticate(py::module_& m) {
                                  "Authentication-Results field (RFC 8601).");
   cls.def_property_readonly(
          "spf",
-         [](const authentication& a) { return spf_py_result{a.spf, a.spf_params}; },
+         [](const authentication& a) {
+           return spf_py_result{a.spf, a.spf_params};
+         },
          "mailkit.spf.Result for MAIL FROM (the HELO identity when MAIL FROM is null)")
       .def_property_readonly(
           "dkim", [](const authentication& a) { return a.dkim; },

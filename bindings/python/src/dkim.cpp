@@ -32,7 +32,8 @@ std::string_view bytes_view(const py::bytes& b) {
 
 // str or bytes -> std::string
 std::string text_arg(py::handle h, const char* what) {
-  if (py::isinstance<py::bytes>(h)) return std::string(bytes_view(py::reinterpret_borrow<py::bytes>(h)));
+  if (py::isinstance<py::bytes>(h))
+    return std::string(bytes_view(py::reinterpret_borrow<py::bytes>(h)));
   if (py::isinstance<py::str>(h)) return h.cast<std::string>();
   throw py::type_error(std::string(what) + " must be str or bytes");
 }
@@ -68,8 +69,10 @@ std::shared_ptr<const dkim::private_key> cached_key(const std::string& pem) {
 std::optional<std::chrono::system_clock::time_point> time_arg(py::handle h) {
   if (h.is_none()) return std::nullopt;
   double secs = 0;
-  if (py::hasattr(h, "timestamp")) secs = h.attr("timestamp")().cast<double>();
-  else secs = h.cast<double>();
+  if (py::hasattr(h, "timestamp"))
+    secs = h.attr("timestamp")().cast<double>();
+  else
+    secs = h.cast<double>();
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
           std::chrono::duration<double>(secs)));
@@ -77,8 +80,8 @@ std::optional<std::chrono::system_clock::time_point> time_arg(py::handle h) {
 
 py::bytes sign(const py::bytes& message, py::handle selector, py::handle domain,
                const py::bytes& privkey, const std::string& algorithm, py::handle canonicalize,
-               py::handle include_headers, bool length, py::handle timestamp,
-               py::handle expiration, py::handle identity) {
+               py::handle include_headers, bool length, py::handle timestamp, py::handle expiration,
+               py::handle identity) {
   dkim::sign_options o;
   o.selector = text_arg(selector, "selector");
   o.domain = text_arg(domain, "domain");
@@ -94,7 +97,8 @@ py::bytes sign(const py::bytes& message, py::handle selector, py::handle domain,
     o.body_c = canon_arg(seq[1]);
   }
   if (!include_headers.is_none())
-    for (auto h : include_headers) o.headers.push_back(text_arg(h, "include_headers item"));
+    for (auto h : include_headers)
+      o.headers.push_back(text_arg(h, "include_headers item"));
   o.body_length = length;
   if (!identity.is_none()) o.identity = text_arg(identity, "identity");
   const auto t = time_arg(timestamp);
@@ -123,19 +127,25 @@ void answer_query(dkim::verifier& v, const std::string& name, py::handle resolve
       auto d = py::reinterpret_borrow<py::dict>(resolver);
       py::object val = py::none();
       for (auto item : d)
-        if (mailkit::iequals(std::string_view(text_arg(item.first, "name")).substr(0, name.size()), name) && text_arg(item.first, "name").size() <= name.size() + 1) val = py::reinterpret_borrow<py::object>(item.second);
+        if (mailkit::iequals(std::string_view(text_arg(item.first, "name")).substr(0, name.size()),
+                             name) &&
+            text_arg(item.first, "name").size() <= name.size() + 1)
+          val = py::reinterpret_borrow<py::object>(item.second);
       if (py::isinstance<py::str>(val) && val.cast<std::string>() == "TIMEOUT") {
         v.provide_key(name, tl::unexpected(make_error_code(mailkit::errc::timed_out)));
         return;
       }
       if (!val.is_none()) {
-        if (py::isinstance<py::str>(val) || py::isinstance<py::bytes>(val)) records.push_back(text_arg(val, "record"));
+        if (py::isinstance<py::str>(val) || py::isinstance<py::bytes>(val))
+          records.push_back(text_arg(val, "record"));
         else
-          for (auto r : val) records.push_back(text_arg(r, "record"));
+          for (auto r : val)
+            records.push_back(text_arg(r, "record"));
       }
     } else {
       py::object res = resolver.attr("query")(name, "TXT");
-      for (auto r : res) records.push_back(text_arg(r, "record"));
+      for (auto r : res)
+        records.push_back(text_arg(r, "record"));
     }
     v.provide_key_txt(name, records);
   } catch (py::error_already_set& e) {
@@ -172,7 +182,8 @@ std::vector<dkim::signature_result> run_verify(const py::bytes& message, py::han
     v.set_header(msg.substr(0, split.body_offset));
   }
   // A dict or any object with query(name, "TXT"): asked from Python, with the GIL.
-  for (const auto& q : v.key_queries()) answer_query(v, q.name, resolver);
+  for (const auto& q : v.key_queries())
+    answer_query(v, q.name, resolver);
   py::gil_scoped_release nogil;
   v.update_body(msg.substr(split.body_offset));
   return v.finish();
@@ -185,7 +196,9 @@ void bind_dkim(py::module_& parent) {
       "dkim", "DKIM signing and verification (RFC 6376, RFC 8463, RFC 8301, RFC 8601).");
 
   py::class_<dkim::signature_result>(m, "Result", "The outcome of one DKIM-Signature.")
-      .def_property_readonly("result", [](const dkim::signature_result& r) { return std::string(dkim::to_string(r.result)); })
+      .def_property_readonly(
+          "result",
+          [](const dkim::signature_result& r) { return std::string(dkim::to_string(r.result)); })
       .def_readonly("reason", &dkim::signature_result::reason)
       .def_readonly("domain", &dkim::signature_result::domain)
       .def_readonly("selector", &dkim::signature_result::selector)
@@ -196,8 +209,10 @@ void bind_dkim(py::module_& parent) {
       .def_readonly("testing", &dkim::signature_result::testing)
       .def_readonly("body_length", &dkim::signature_result::body_length)
       .def_readonly("unsigned_body_octets", &dkim::signature_result::unsigned_body_octets)
-      .def_property_readonly("resinfo", [](const dkim::signature_result& r) { return dkim::format_resinfo(r); })
-      .def("__bool__", [](const dkim::signature_result& r) { return r.result == dkim::result::pass; })
+      .def_property_readonly(
+          "resinfo", [](const dkim::signature_result& r) { return dkim::format_resinfo(r); })
+      .def("__bool__",
+           [](const dkim::signature_result& r) { return r.result == dkim::result::pass; })
       .def("__repr__", [](const dkim::signature_result& r) {
         return "<mailkit.dkim.Result " + std::string(dkim::to_string(r.result)) + " d=" + r.domain +
                " s=" + r.selector + (r.reason.empty() ? "" : " (" + r.reason + ")") + ">";
@@ -213,10 +228,12 @@ void bind_dkim(py::module_& parent) {
   m.def(
       "verify_all",
       [](const py::bytes& message, py::handle resolver, py::handle now, bool allow_rsa_sha1,
-         double clock_skew) { return run_verify(message, resolver, now, allow_rsa_sha1, clock_skew); },
+         double clock_skew) {
+        return run_verify(message, resolver, now, allow_rsa_sha1, clock_skew);
+      },
       py::arg("message"), py::kw_only(), py::arg("resolver") = py::none(),
-      py::arg("now") = py::none(), py::arg("allow_rsa_sha1") = false,
-      py::arg("clock_skew") = 300.0, "Verify every DKIM-Signature; one Result each, topmost first.");
+      py::arg("now") = py::none(), py::arg("allow_rsa_sha1") = false, py::arg("clock_skew") = 300.0,
+      "Verify every DKIM-Signature; one Result each, topmost first.");
   m.def(
       "verify",
       [](const py::bytes& message, py::handle resolver, py::handle now, bool allow_rsa_sha1,
@@ -226,16 +243,19 @@ void bind_dkim(py::module_& parent) {
         return false;
       },
       py::arg("message"), py::kw_only(), py::arg("resolver") = py::none(),
-      py::arg("now") = py::none(), py::arg("allow_rsa_sha1") = false,
-      py::arg("clock_skew") = 300.0, "True when at least one signature passes.");
+      py::arg("now") = py::none(), py::arg("allow_rsa_sha1") = false, py::arg("clock_skew") = 300.0,
+      "True when at least one signature passes.");
   m.def(
       "keygen",
       [](const std::string& kind) {
         dkim::key_type t = dkim::key_type::rsa;
         unsigned bits = 2048;
-        if (kind == "ed25519") t = dkim::key_type::ed25519;
-        else if (kind.rfind("rsa-", 0) == 0) bits = static_cast<unsigned>(std::stoul(kind.substr(4)));
-        else if (kind != "rsa") throw py::value_error("kind must be 'rsa-2048', 'rsa-<bits>' or 'ed25519'");
+        if (kind == "ed25519")
+          t = dkim::key_type::ed25519;
+        else if (kind.rfind("rsa-", 0) == 0)
+          bits = static_cast<unsigned>(std::stoul(kind.substr(4)));
+        else if (kind != "rsa")
+          throw py::value_error("kind must be 'rsa-2048', 'rsa-<bits>' or 'ed25519'");
         expected<dkim::private_key> k;
         {
           py::gil_scoped_release nogil;
@@ -246,8 +266,9 @@ void bind_dkim(py::module_& parent) {
         return py::make_tuple(py::bytes(pem), k->dns_txt());
       },
       py::arg("kind") = "rsa-2048", "Generate a key: (private PEM bytes, DNS TXT value).");
-  m.def("split_txt", [](const std::string& v) { return dkim::split_txt(v); }, py::arg("value"),
-        "Split a TXT value into 255-octet strings.");
+  m.def(
+      "split_txt", [](const std::string& v) { return dkim::split_txt(v); }, py::arg("value"),
+      "Split a TXT value into 255-octet strings.");
   m.def(
       "authentication_results",
       [](const std::string& authserv_id, const std::vector<dkim::signature_result>& results) {
@@ -268,7 +289,8 @@ void bind_dkim(py::module_& parent) {
           d["result"] = me.result;
           d["reason"] = me.reason;
           py::dict props;
-          for (const auto& p : me.properties) props[py::str(p.ptype + "." + p.property)] = p.value;
+          for (const auto& p : me.properties)
+            props[py::str(p.ptype + "." + p.property)] = p.value;
           d["properties"] = props;
           d["comments"] = me.comments;
           methods.append(d);

@@ -21,8 +21,8 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
-#include <memory>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -534,7 +534,8 @@ after the Message it came from is gone.)doc");
             if (overflow) return to_bytes(p.msg->content(p.get())); // not expected; stay correct
             // _PyBytes_Resize frees the object itself when it fails.
             owner.release();
-            if (_PyBytes_Resize(&obj, static_cast<Py_ssize_t>(n)) != 0) throw py::error_already_set();
+            if (_PyBytes_Resize(&obj, static_cast<Py_ssize_t>(n)) != 0)
+              throw py::error_already_set();
             return py::reinterpret_steal<py::bytes>(obj);
           },
           "The transfer-decoded body (base64, quoted-printable, uuencode undone). For a "

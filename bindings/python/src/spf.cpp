@@ -173,8 +173,10 @@ void bind_spf(py::module_& parent) {
           "the expanded exp= text on fail (RFC 7208 §6.2), else \"\"")
       .def_property_readonly("problem", [](const spf_py_result& r) { return r.res.problem; })
       .def_property_readonly("domain", [](const spf_py_result& r) { return r.res.domain; })
-      .def_property_readonly("dns_lookups", [](const spf_py_result& r) { return r.res.dns_lookups; })
-      .def_property_readonly("void_lookups", [](const spf_py_result& r) { return r.res.void_lookups; })
+      .def_property_readonly("dns_lookups",
+                             [](const spf_py_result& r) { return r.res.dns_lookups; })
+      .def_property_readonly("void_lookups",
+                             [](const spf_py_result& r) { return r.res.void_lookups; })
       .def_property_readonly("queries", [](const spf_py_result& r) { return r.res.queries; })
       .def_property_readonly(
           "received_spf", [](const spf_py_result& r) { return spf::received_spf(r.res, r.params); },

@@ -28,10 +28,10 @@ struct ar_property {
   std::string value;    ///< unquoted
 };
 struct ar_method {
-  std::string method;   ///< "dkim", "spf" ... lower case
-  std::string version;  ///< method version ("1" when given)
-  std::string result;   ///< lower case
-  std::string reason;   ///< reason= value, unquoted
+  std::string method;  ///< "dkim", "spf" ... lower case
+  std::string version; ///< method version ("1" when given)
+  std::string result;  ///< lower case
+  std::string reason;  ///< reason= value, unquoted
   std::vector<ar_property> properties;
   std::vector<std::string> comments;
 };

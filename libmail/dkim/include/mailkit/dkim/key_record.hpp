@@ -11,13 +11,13 @@
 namespace mailkit::dkim {
 
 struct key_record {
-  std::string k = "rsa";              ///< k=, key type ("rsa", "ed25519"), lower case
-  std::vector<std::string> h;         ///< h=, acceptable hashes; empty = all
-  std::vector<std::string> s{"*"};    ///< s=, service types
-  std::vector<std::string> t;         ///< t=, flags
-  std::string n;                      ///< n=, notes
-  std::string p;                      ///< p=, decoded key data; empty = revoked
-  bool revoked = false;               ///< p= present but empty (§3.6.1)
+  std::string k = "rsa";           ///< k=, key type ("rsa", "ed25519"), lower case
+  std::vector<std::string> h;      ///< h=, acceptable hashes; empty = all
+  std::vector<std::string> s{"*"}; ///< s=, service types
+  std::vector<std::string> t;      ///< t=, flags
+  std::string n;                   ///< n=, notes
+  std::string p;                   ///< p=, decoded key data; empty = revoked
+  bool revoked = false;            ///< p= present but empty (§3.6.1)
 
   [[nodiscard]] bool testing() const noexcept; ///< t=y
   [[nodiscard]] bool strict() const noexcept;  ///< t=s: i= domain must equal d=

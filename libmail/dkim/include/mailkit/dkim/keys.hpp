@@ -23,11 +23,11 @@ namespace mailkit::dkim {
 /// Errors of key handling (operational, not verification outcomes).
 enum class errc {
   ok = 0,
-  bad_key = 1,          ///< PEM or key bytes could not be read, or the key type is unsupported
-  key_generation,       ///< the crypto library failed to generate a key
-  crypto_failure,       ///< the crypto library failed to sign (should not happen with a good key)
-  no_from,              ///< signing a message without a From header field (RFC 6376 §5.4)
-  bad_option,           ///< a signing option is invalid (empty domain or selector ...)
+  bad_key = 1,    ///< PEM or key bytes could not be read, or the key type is unsupported
+  key_generation, ///< the crypto library failed to generate a key
+  crypto_failure, ///< the crypto library failed to sign (should not happen with a good key)
+  no_from,        ///< signing a message without a From header field (RFC 6376 §5.4)
+  bad_option,     ///< a signing option is invalid (empty domain or selector ...)
 };
 const error_category& category() noexcept;
 inline error_code make_error_code(errc e) noexcept {
@@ -65,8 +65,8 @@ public:
 
 private:
   key_type type_ = key_type::rsa;
-  void* pkey_ = nullptr;   // EVP_PKEY* for RSA
-  std::string ed_secret_;  // libsodium 64-octet secret key for Ed25519
+  void* pkey_ = nullptr;  // EVP_PKEY* for RSA
+  std::string ed_secret_; // libsodium 64-octet secret key for Ed25519
 };
 
 /// A public key from a DNS key record, ready to verify.
@@ -108,8 +108,8 @@ private:
 struct rotation_plan {
   std::string new_selector;
   std::string new_private_pem;
-  std::string new_txt;            ///< publish at new_selector._domainkey.<domain>
-  std::string old_selector;       ///< keep publishing until `retire_old_after`
+  std::string new_txt;      ///< publish at new_selector._domainkey.<domain>
+  std::string old_selector; ///< keep publishing until `retire_old_after`
   std::chrono::system_clock::time_point switch_after;     ///< DNS TTL passed: sign with the new
   std::chrono::system_clock::time_point retire_old_after; ///< remove the old record
 };
