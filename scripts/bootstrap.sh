@@ -24,6 +24,8 @@ test_pkgs=(
   python3-dkim python3-nacl libmail-dkim-perl opendkim opendkim-tools
   python3-spf python3-yaml
   nsd unbound ldnsutils
+  sqlite3 libcrypt-dev dovecot-core
+  postfix swaks python3-aiosmtpd openssl
 )
 
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")
@@ -50,6 +52,10 @@ fi
 
 echo "bootstrap: installing ${#missing[@]} Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Postfix is a test peer and benchmark anchor, never the machine's MTA: install it unconfigured.
+if command -v debconf-set-selections >/dev/null; then
+  echo "postfix postfix/main_mailer_type select No configuration" | "${SUDO[@]}" debconf-set-selections
+fi
 # A fresh machine has empty or stale lists; refresh them once before installing.
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -9,11 +9,13 @@ Exceptions: every operational failure is a subclass of :class:`mailkit.Error`
 ``fail``, a DKIM ``permerror``) are return values, never exceptions.
 """
 
-from mailkit._mailkit import AuthenticationResult, DnsError, Error, ParseError, __version__
+from mailkit._mailkit import AuthenticationResult, DnsError, Error, ParseError, SmtpError, StoreError
+from mailkit._mailkit import __version__
 from mailkit._mailkit import authenticate
 from mailkit import dns
 from mailkit import dkim, mime
 from mailkit import dmarc, spf
 
-__all__ = ["AuthenticationResult", "DnsError", "Error", "ParseError", "__version__", "authenticate",
+__all__ = ["AuthenticationResult", "DnsError", "Error", "ParseError", "SmtpError", "StoreError",
+           "__version__", "authenticate",
            "dkim", "dmarc", "dns", "mime", "spf"]

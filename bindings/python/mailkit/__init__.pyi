@@ -21,6 +21,12 @@ class DnsError(Error):
 class ParseError(Error):
     """Input that cannot be parsed at all under the configured limits."""
 
+class SmtpError(Error):
+    """An SMTP exchange failed before any recipient was accepted."""
+
+class StoreError(Error):
+    """The mail store could not carry out an operation (disk full, permissions, quota ...)."""
+
 class AuthenticationResult:
     """SPF, DKIM and DMARC results of one message, with the Authentication-Results field."""
     @property

@@ -20,6 +20,8 @@ struct exceptions {
   PyObject* error = nullptr;       ///< mailkit.Error, base of every mailkit exception
   PyObject* parse_error = nullptr; ///< mailkit.ParseError(Error): input that cannot be parsed
   PyObject* dns_error = nullptr;   ///< mailkit.DnsError(Error): SERVFAIL, timeout, network error
+  PyObject* smtp_error = nullptr;  ///< mailkit.SmtpError(Error): an SMTP exchange failed
+  PyObject* store_error = nullptr; ///< mailkit.StoreError(Error): the mail store refused or failed
 };
 
 /// The classes created by bind_errors(); valid once the extension is imported.
@@ -50,5 +52,16 @@ void bind_dmarc(pybind11::module_& m);
 /// Bind mailkit.authenticate and AuthenticationResult (authenticate.cpp); after spf, dkim and
 /// dmarc, whose result classes it returns.
 void bind_authenticate(pybind11::module_& m);
+
+/// Registration of a submodule's binding function, for the modules bound after authenticate:
+/// a source file defines `static const binding_registration reg{order, &bind_x};` and module.cpp
+/// calls every registered function in ascending `order` (ties in registration order), after the
+/// fixed sequence above. Orders in use: 100 store, 200 smtp, 300 relay, 400 server.
+struct binding_registration {
+  binding_registration(int order, void (*bind)(pybind11::module_&));
+};
+
+/// Call every registered binding function (module.cpp, last).
+void bind_registered(pybind11::module_& m);
 
 } // namespace mailkit::python

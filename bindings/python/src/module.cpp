@@ -4,6 +4,9 @@
 // names (`mailkit.Error`, `mailkit.mime.parse`), so the extension itself stays private.
 #include "errors.hpp"
 
+#include <algorithm>
+#include <vector>
+
 namespace py = pybind11;
 
 namespace mailkit::python {
@@ -11,6 +14,18 @@ namespace mailkit::python {
 namespace {
 
 exceptions g_exceptions;
+
+struct registered_binding {
+  int order;
+  void (*bind)(py::module_&);
+};
+
+// Function-local so that registrations from other translation units' static initialisers find
+// it constructed whatever the initialisation order.
+std::vector<registered_binding>& registered_bindings() {
+  static std::vector<registered_binding> bindings;
+  return bindings;
+}
 
 // A new exception class `mailkit.<name>` deriving from `base`, stored on the module.
 PyObject* make_exception(py::module_& m, const char* name, const char* doc, PyObject* base) {
@@ -23,6 +38,17 @@ PyObject* make_exception(py::module_& m, const char* name, const char* doc, PyOb
 }
 
 } // namespace
+
+binding_registration::binding_registration(int order, void (*bind)(py::module_&)) {
+  registered_bindings().push_back({order, bind});
+}
+
+void bind_registered(py::module_& m) {
+  auto bindings = registered_bindings();
+  std::stable_sort(bindings.begin(), bindings.end(),
+                   [](const registered_binding& a, const registered_binding& b) { return a.order < b.order; });
+  for (const auto& b : bindings) b.bind(m);
+}
 
 const exceptions& errors() noexcept {
   return g_exceptions;
@@ -51,6 +77,16 @@ void bind_errors(py::module_& m) {
       "A DNS question could not be answered now: SERVFAIL, REFUSED, a timeout or a network\n"
       "error. NXDOMAIN and NODATA are answers (an empty list), not errors.",
       g_exceptions.error);
+  g_exceptions.smtp_error = make_exception(
+      m, "SmtpError",
+      "An SMTP exchange failed before any recipient was accepted: the connection, TLS, AUTH or\n"
+      "MAIL FROM was refused or broke. Per-recipient refusals are return values.",
+      g_exceptions.error);
+  g_exceptions.store_error = make_exception(
+      m, "StoreError",
+      "The mail store could not carry out an operation: disk full, permissions, a missing\n"
+      "account or mailbox, a quota. Nothing is half-written when this is raised.",
+      g_exceptions.error);
 }
 
 } // namespace mailkit::python
@@ -65,4 +101,5 @@ PYBIND11_MODULE(_mailkit, m) {
   mailkit::python::bind_spf(m);
   mailkit::python::bind_dmarc(m);
   mailkit::python::bind_authenticate(m);
+  mailkit::python::bind_registered(m);
 }
