@@ -3,9 +3,9 @@
 // blocking and asynchronous drivers.
 #include <mailkit/dmarc/check.hpp>
 
+#include <mailkit/dns/drive.hpp>
+
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <random>
 
 namespace mailkit::dmarc {
@@ -264,72 +264,12 @@ check_result evaluator::take_result() noexcept {
   return std::move(impl_->out);
 }
 
-namespace {
-
-// As dns::query, without its promise: an inline answer costs one uncontended lock instead of a
-// futex round trip; a later one is waited for (the resolver's executor runs elsewhere).
-struct blocking_answer {
-  std::mutex m;
-  std::condition_variable cv;
-  std::optional<dns::query_result> r;
-};
-
-dns::query_result ask_and_wait(dns::resolver& resolver, const question& q) {
-  blocking_answer w;
-  resolver.async_query(q.name, q.type, [p = &w](dns::query_result res) {
-    std::lock_guard lock(p->m);
-    p->r.emplace(std::move(res));
-    p->cv.notify_one(); // under the lock: `w` may be gone as soon as it is released
-  });
-  std::unique_lock lock(w.m);
-  w.cv.wait(lock, [&] { return w.r.has_value(); });
-  return std::move(*w.r);
-}
-
-} // namespace
-
 check_result check(dns::resolver& resolver, const check_params& params) {
   evaluator ev(params);
-  while (const question* q = ev.next())
-    ev.feed(ask_and_wait(resolver, *q));
-  return ev.take_result();
+  return dns::drive(resolver, ev);
 }
 
 namespace {
-
-struct async_op : std::enable_shared_from_this<async_op> {
-  async_op(dns::resolver& r, check_params p, std::function<void(check_result)> h)
-      : resolver(r), ev(std::move(p)), handler(std::move(h)) {}
-  dns::resolver& resolver;
-  evaluator ev;
-  std::function<void(check_result)> handler;
-  bool in_step = false;
-  bool answered_inline = false;
-
-  // Inline answers loop here instead of recursing.
-  void step() {
-    in_step = true;
-    while (const question* q = ev.next()) {
-      answered_inline = false;
-      auto self = shared_from_this();
-      resolver.async_query(q->name, q->type, [self](dns::query_result r) {
-        self->ev.feed(std::move(r));
-        if (self->in_step) {
-          self->answered_inline = true;
-        } else {
-          self->step();
-        }
-      });
-      if (!answered_inline) {
-        in_step = false;
-        return;
-      }
-    }
-    in_step = false;
-    auto h = std::move(handler);
-    h(ev.take_result());
-  }
-};
 
 int strictness(const check_result& r) {
   if (r.result != dmarc::result::fail) return -1;
@@ -340,8 +280,7 @@ int strictness(const check_result& r) {
 
 void async_check(dns::resolver& resolver, check_params params,
                  std::function<void(check_result)> handler) {
-  auto op = std::make_shared<async_op>(resolver, std::move(params), std::move(handler));
-  op->step();
+  dns::async_drive(resolver, evaluator(std::move(params)), std::move(handler));
 }
 
 namespace {

@@ -180,23 +180,51 @@ void static_resolver::add(std::string_view name, rtype type, rdata data, std::ui
   for (std::string_view p = parent_of(key); !p.empty(); p = parent_of(p))
     interior_.emplace(p);
   zone_[std::move(key)].records.emplace_back(type, record{std::move(data), ttl});
+  clear_memo();
 }
 
 void static_resolver::fail(std::string_view name, errc error) {
   zone_[key_of(name)].fail_all = error;
+  clear_memo();
 }
 
 void static_resolver::fail(std::string_view name, rtype type, errc error) {
   zone_[key_of(name)].fail_type[type] = error;
+  clear_memo();
 }
 
 void static_resolver::set_authenticated(std::string_view name, bool ad) {
   zone_[key_of(name)].authenticated = ad;
+  clear_memo();
 }
 
 void static_resolver::erase(std::string_view name) {
   zone_.erase(key_of(name));
   rebuild_interior();
+  clear_memo();
+}
+
+void static_resolver::clear_memo() {
+  std::lock_guard lock(memo_.mutex);
+  memo_.map.clear();
+}
+
+const query_result* static_resolver::answer_now(std::string_view name, rtype type) {
+  // The question as asked: a differently cased name is another entry with an equal answer.
+  char buf[512];
+  if (name.size() + 3 > sizeof buf) return nullptr;
+  name.copy(buf, name.size());
+  buf[name.size()] = '\0';
+  buf[name.size() + 1] = static_cast<char>(static_cast<std::uint16_t>(type) >> 8);
+  buf[name.size() + 2] = static_cast<char>(static_cast<std::uint16_t>(type) & 0xff);
+  const std::string_view key(buf, name.size() + 3);
+  std::lock_guard lock(memo_.mutex);
+  if (auto it = memo_.map.find(key); it != memo_.map.end()) {
+    std::atomic_ref<std::size_t>(queries_).fetch_add(1, std::memory_order_relaxed);
+    return &it->second;
+  }
+  if (memo_.map.size() >= max_memo) return nullptr;
+  return &memo_.map.emplace(std::string(key), lookup(name, type)).first->second;
 }
 
 void static_resolver::rebuild_interior() {

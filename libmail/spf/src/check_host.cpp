@@ -2,11 +2,10 @@
 // The two drivers of spf::evaluator, and the result's textual forms.
 #include <mailkit/spf/check_host.hpp>
 
+#include <mailkit/dns/drive.hpp>
+
 #include <arpa/inet.h>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 namespace mailkit::spf {
 
@@ -106,90 +105,12 @@ check_params check_params::helo_identity(ip_address ip, std::string_view helo) {
   return p;
 }
 
-namespace {
-
-// dns::query for the evaluator's loop, without its per-question allocations (a promise and a
-// shared_ptr): the handler captures one pointer (std::function's small buffer) to state on this
-// stack frame, which lives until the answer is in. A handler that runs on this thread runs inside
-// async_query (inline answer: static zone, cache hit): it leaves the answer without locking (the
-// evaluator is fed after async_query has returned, so the question it still reads is intact);
-// one that runs on another thread hands the answer over under the lock while this thread waits,
-// as dns::query does (the resolver's executor must run elsewhere, resolver.hpp).
-struct blocking_answer {
-  const std::thread::id caller = std::this_thread::get_id();
-  bool fed_inline = false; // written and read by the caller's thread only
-  std::mutex m;
-  std::condition_variable cv;
-  std::optional<dns::query_result> r;
-};
-
-void ask_and_feed(dns::resolver& resolver, evaluator& ev, const question& q) {
-  blocking_answer w;
-  resolver.async_query(q.name, q.type, [p = &w](dns::query_result res) {
-    if (std::this_thread::get_id() == p->caller) {
-      // Still inside async_query on the caller's thread: nothing waits, nothing races.
-      p->r.emplace(std::move(res));
-      p->fed_inline = true;
-      return;
-    }
-    std::lock_guard lock(p->m);
-    p->r.emplace(std::move(res));
-    p->cv.notify_one(); // under the lock: `w` may be gone as soon as it is released
-  });
-  if (!w.fed_inline) {
-    std::unique_lock lock(w.m);
-    w.cv.wait(lock, [&] { return w.r.has_value(); });
-  }
-  ev.feed(std::move(*w.r));
-}
-
-} // namespace
-
 check_result check_host(dns::resolver& resolver, const check_params& params) {
   evaluator ev(params);
-  while (const question* q = ev.next())
-    ask_and_feed(resolver, ev, *q);
-  return ev.take_result();
+  return dns::drive(resolver, ev);
 }
 
 namespace {
-
-// State of one async_check_host. Answers that arrive inline (static_resolver, cache hits)
-// are handled by the loop in step() rather than by recursion, so the stack stays flat.
-struct async_op : std::enable_shared_from_this<async_op> {
-  async_op(dns::resolver& r, check_params p, std::function<void(check_result)> h)
-      : resolver(r), ev(std::move(p)), handler(std::move(h)) {}
-  dns::resolver& resolver;
-  evaluator ev;
-  std::function<void(check_result)> handler;
-  bool in_step = false;
-  bool answered_inline = false;
-
-  void step() {
-    in_step = true;
-    for (;;) {
-      const question* q = ev.next();
-      if (!q) break;
-      answered_inline = false;
-      auto self = shared_from_this();
-      resolver.async_query(q->name, q->type, [self](dns::query_result r) {
-        self->ev.feed(std::move(r));
-        if (self->in_step) {
-          self->answered_inline = true;
-        } else {
-          self->step();
-        }
-      });
-      if (!answered_inline) {
-        in_step = false;
-        return; // the handler will call step() later
-      }
-    }
-    in_step = false;
-    auto h = std::move(handler);
-    h(ev.take_result());
-  }
-};
 
 // RFC 5322 §3.2.3 dot-atom, else a quoted-string (RFC 7208 §9.1 key-value-pair).
 std::string quote_value(std::string_view v) {
@@ -231,8 +152,7 @@ std::string comment_safe(std::string_view s) {
 
 void async_check_host(dns::resolver& resolver, check_params params,
                       std::function<void(check_result)> handler) {
-  auto op = std::make_shared<async_op>(resolver, std::move(params), std::move(handler));
-  op->step();
+  dns::async_drive(resolver, evaluator(std::move(params)), std::move(handler));
 }
 
 std::string received_spf(const check_result& res, const check_params& params) {

@@ -2,6 +2,7 @@
 // check_host() of RFC 7208, written as the RFC's recursive procedure on coroutines (task.hpp).
 // A DNS question suspends the chain; evaluator::feed() resumes it with the answer. Nothing
 // here does I/O.
+#include <mailkit/core/bytes.hpp>
 #include <mailkit/spf/check_host.hpp>
 #include <mailkit/spf/macro.hpp>
 #include <mailkit/spf/record.hpp>
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <coroutine>
 #include <cstring>
+#include <unordered_map>
 #include <vector>
 
 namespace mailkit::spf {
@@ -134,6 +136,45 @@ struct mech_outcome {
 
 } // namespace
 
+// Parsed records by their text, per thread: a receiving server sees the same few records again
+// and again, and parsing is the largest single cost of an evaluation over cached DNS answers.
+// Entries are shared so that clearing the cache (when it is full) never pulls a record from
+// under a suspended evaluation that still reads it.
+struct parsed_record {
+  std::string text;
+  parse_result result; // views into `text`
+  explicit parsed_record(std::string_view t) : text(t), result(parse_record(text)) {}
+};
+
+std::shared_ptr<const parsed_record> cached_parse(std::string_view text) {
+  static constexpr std::size_t max_entries = 512; // a bound, not a tuning knob
+  thread_local std::unordered_map<std::string_view, std::shared_ptr<const parsed_record>,
+                                  fast_string_hash, std::equal_to<>>
+      cache;
+  if (auto it = cache.find(text); it != cache.end()) return it->second;
+  if (cache.size() >= max_entries) cache.clear();
+  auto entry = std::make_shared<const parsed_record>(text);
+  cache.emplace(std::string_view(entry->text), entry);
+  return entry;
+}
+
+// An answer as the evaluation sees it: owned (fed by value) or borrowed from the resolver
+// (feed_borrowed, no copy). Reads like the dns::query_result it stands for.
+class answer_view {
+public:
+  explicit answer_view(const dns::query_result* borrowed) : ptr_(borrowed) {}
+  explicit answer_view(dns::query_result owned) : owned_(std::move(owned)) {}
+  explicit operator bool() const noexcept { return get().has_value(); }
+  const dns::answer& operator*() const { return *get(); }
+  const dns::answer* operator->() const { return &*get(); }
+  const error_code& error() const { return get().error(); }
+
+private:
+  const dns::query_result& get() const { return owned_ ? *owned_ : *ptr_; }
+  std::optional<dns::query_result> owned_;
+  const dns::query_result* ptr_ = nullptr;
+};
+
 struct evaluator::impl {
   check_params params;
   check_result out;
@@ -152,9 +193,33 @@ struct evaluator::impl {
   question pending;
   std::coroutine_handle<> waiting;
   std::optional<dns::query_result> answer;
+  const dns::query_result* borrowed = nullptr; // feed_borrowed(): outlives the evaluation
   task<outcome> root;
   bool started = false;
   bool finished = false;
+
+  // The state is a few KB (the inline coroutine arena): each thread keeps the block of its last
+  // finished evaluation for the next one instead of going back to malloc for it.
+  struct spare_block {
+    void* p = nullptr;
+    ~spare_block() { ::operator delete(p); }
+  };
+  static spare_block& spare() {
+    thread_local spare_block s;
+    return s;
+  }
+  static void* operator new(std::size_t n) {
+    if (n == sizeof(impl))
+      if (void* p = std::exchange(spare().p, nullptr)) return p;
+    return ::operator new(n);
+  }
+  static void operator delete(void* p, std::size_t n) noexcept {
+    if (n == sizeof(impl) && spare().p == nullptr) {
+      spare().p = p;
+      return;
+    }
+    ::operator delete(p);
+  }
 
   explicit impl(check_params p) : params(std::move(p)) {
     prepare();
@@ -178,19 +243,6 @@ struct evaluator::impl {
         is_v4 = false;
       }
     }
-    c_value = to_string(params.ip);
-    if (is_v4) {
-      i_value = c_value;
-    } else {
-      // RFC 7208 §7.3: for IPv6 %{i} is the 32 nibbles, dot-separated.
-      static constexpr char hex[] = "0123456789ABCDEF";
-      for (int k = 0; k < 16; ++k) {
-        if (k) i_value.push_back('.');
-        i_value.push_back(hex[ip[k] >> 4]);
-        i_value.push_back('.');
-        i_value.push_back(hex[ip[k] & 15]);
-      }
-    }
     // RFC 7208 §4.3: a sender with no local-part uses "postmaster".
     const auto at = params.sender.rfind('@');
     if (at == std::string::npos) {
@@ -206,10 +258,29 @@ struct evaluator::impl {
     out.domain = params.domain;
   }
 
+  // %{c} and %{i} (RFC 7208 §7.3), made on first use: most records expand no macro.
+  void ensure_ip_text() {
+    if (!c_value.empty()) return;
+    c_value = to_string(params.ip);
+    if (is_v4) {
+      i_value = c_value;
+    } else {
+      // RFC 7208 §7.3: for IPv6 %{i} is the 32 nibbles, dot-separated.
+      static constexpr char hex[] = "0123456789ABCDEF";
+      for (int k = 0; k < 16; ++k) {
+        if (k) i_value.push_back('.');
+        i_value.push_back(hex[ip[k] >> 4]);
+        i_value.push_back('.');
+        i_value.push_back(hex[ip[k] & 15]);
+      }
+    }
+  }
+
   // The reverse-mapping name of <ip> (RFC 1035 §3.5, RFC 3596 §2.5), made on first use (only
   // "ptr" and %{p} need it).
   const std::string& reverse_name() {
     if (!reverse.empty()) return reverse;
+    ensure_ip_text();
     if (is_v4) {
       std::string_view q = c_value; // the dotted quad, parts in reverse order
       for (int k = 0; k < 4; ++k) {
@@ -232,7 +303,8 @@ struct evaluator::impl {
     return reverse;
   }
 
-  macro_values values(std::string_view domain) const {
+  macro_values values(std::string_view domain) {
+    ensure_ip_text();
     macro_values v;
     v.s = params.sender;
     v.l = local_part;
@@ -263,26 +335,24 @@ struct evaluator::impl {
       self.pending.type = type;
       self.waiting = h;
     }
-    dns::query_result await_resume() {
-      if (!self.answer) {
-        dns::answer a;
-        a.name = std::string(name);
-        a.type = type;
-        a.code = dns::rcode::nxdomain;
-        return a;
+    answer_view await_resume() {
+      if (self.borrowed != nullptr) {
+        const dns::query_result* r = std::exchange(self.borrowed, nullptr);
+        if (*r || r->error() != dns::make_error_code(dns::errc::bad_name)) return answer_view(r);
+      } else if (self.answer) {
+        dns::query_result r = std::move(*self.answer);
+        self.answer.reset();
+        if (r || r.error() != dns::make_error_code(dns::errc::bad_name))
+          return answer_view(std::move(r));
       }
-      dns::query_result r = std::move(*self.answer);
-      self.answer.reset();
-      if (!r && r.error() == dns::make_error_code(dns::errc::bad_name)) {
-        // A name the resolver cannot put into a query (IDNA, label rules) does not exist, as
-        // for the malformed names caught by await_ready (RFC 7208 §4.3 by analogy).
-        dns::answer a;
-        a.name = self.pending.name;
-        a.type = type;
-        a.code = dns::rcode::nxdomain;
-        return a;
-      }
-      return r;
+      // Not asked (await_ready), or a name the resolver cannot put into a query (IDNA, label
+      // rules): it does not exist, as for the malformed names caught by await_ready (RFC 7208
+      // §4.3 by analogy).
+      dns::answer a;
+      a.name = std::string(name);
+      a.type = type;
+      a.code = dns::rcode::nxdomain;
+      return answer_view(dns::query_result(std::move(a)));
     }
   };
   ask_awaiter ask(std::string_view name, dns::rtype type) { return ask_awaiter{*this, name, type}; }
@@ -378,8 +448,7 @@ struct evaluator::impl {
     return !spec.empty() && uses_macro(spec, 'p');
   }
   // Expand a domain-spec (or take <domain> when absent).
-  tl::expected<std::string, std::string> target(std::string_view spec,
-                                                const std::string& domain) const {
+  tl::expected<std::string, std::string> target(std::string_view spec, const std::string& domain) {
     if (spec.empty()) return domain;
     return expand_macro(spec, values(domain), macro_context::domain);
   }
@@ -449,7 +518,8 @@ struct evaluator::impl {
     if (found > 1) co_return make(result::permerror, "several SPF records at " + domain);
 
     // RFC 7208 §4.6: the whole record is parsed before any term is evaluated.
-    auto rec = parse_record(text);
+    const auto parsed = cached_parse(text);
+    const parse_result& rec = parsed->result;
     if (!rec) {
       std::string why = rec.error().message;
       if (!rec.error().term.empty()) why += ": " + std::string(rec.error().term);
@@ -655,6 +725,13 @@ const question* evaluator::next() {
 void evaluator::feed(dns::query_result answer) {
   if (impl_->finished || !impl_->started || !impl_->waiting) return;
   impl_->answer.emplace(std::move(answer));
+  auto h = std::exchange(impl_->waiting, {});
+  impl_->resume(h);
+}
+
+void evaluator::feed_borrowed(const dns::query_result& answer) {
+  if (impl_->finished || !impl_->started || !impl_->waiting) return;
+  impl_->borrowed = &answer;
   auto h = std::exchange(impl_->waiting, {});
   impl_->resume(h);
 }

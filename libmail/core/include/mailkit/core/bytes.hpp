@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,32 @@ namespace mailkit {
 }
 
 /// ASCII case-insensitive equality.
+/// A fast non-cryptographic hash for in-memory tables keyed by short strings (DNS names, record
+/// texts): eight octets per step. Not resistant to chosen collisions, so use it only for tables
+/// whose size is bounded (a collision then costs a longer chain, never unbounded work).
+[[nodiscard]] inline std::uint64_t hash_bytes(std::string_view s) noexcept {
+  std::uint64_t h = 0x9e3779b97f4a7c15ull ^ s.size();
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  std::uint64_t w = 0;
+  if (i < s.size()) std::memcpy(&w, s.data() + i, s.size() - i);
+  h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 29);
+}
+
+/// std::unordered_map hasher over hash_bytes, transparent for string_view lookups.
+struct fast_string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return static_cast<std::size_t>(hash_bytes(s));
+  }
+};
+
 [[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
 /// ASCII case-insensitive prefix test.
 [[nodiscard]] bool istarts_with(std::string_view s, std::string_view prefix) noexcept;

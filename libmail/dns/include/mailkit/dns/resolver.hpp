@@ -63,15 +63,15 @@ enum class rcode : std::uint8_t {
 /// Operational failures of a query. All but formerr/notimp/bad_name are transient.
 enum class errc {
   ok = 0,
-  timed_out = 1,    ///< no answer from any server after the retries (transient)
-  servfail,         ///< the server answered SERVFAIL, e.g. DNSSEC validation failed (transient)
-  refused,          ///< the server refused the query (transient)
-  network,          ///< socket or connection error (transient)
-  formerr,          ///< the server could not read our query (permanent)
-  notimp,           ///< the server does not implement the query type (permanent)
-  bad_name,         ///< the name is not a valid domain name, or IDNA conversion failed (permanent)
-  bad_response,     ///< the response could not be parsed (transient: another server may do better)
-  cancelled,        ///< the resolver was shut down before the answer arrived (transient)
+  timed_out = 1, ///< no answer from any server after the retries (transient)
+  servfail,      ///< the server answered SERVFAIL, e.g. DNSSEC validation failed (transient)
+  refused,       ///< the server refused the query (transient)
+  network,       ///< socket or connection error (transient)
+  formerr,       ///< the server could not read our query (permanent)
+  notimp,        ///< the server does not implement the query type (permanent)
+  bad_name,      ///< the name is not a valid domain name, or IDNA conversion failed (permanent)
+  bad_response,  ///< the response could not be parsed (transient: another server may do better)
+  cancelled,     ///< the resolver was shut down before the answer arrived (transient)
 };
 
 const error_category& category() noexcept;
@@ -131,7 +131,7 @@ struct record {
 
 /// The answer to one question.
 struct answer {
-  std::string name;           ///< the name asked (ASCII, A-labels, lower case, no trailing dot)
+  std::string name; ///< the name asked (ASCII, A-labels, lower case, no trailing dot)
   rtype type = rtype::a;
   rcode code = rcode::noerror; ///< noerror (records may still be empty: NODATA) or nxdomain
   bool authenticated = false;  ///< AD bit from a validating resolver (RFC 4035 §3.2.3)
@@ -163,6 +163,16 @@ class resolver {
 public:
   virtual ~resolver() = default;
   virtual void async_query(std::string_view name, rtype type, query_handler handler) = 0;
+
+  /// The answer at once, when this resolver holds it without waiting (an in-memory zone):
+  /// a pointer valid until the resolver is next modified or destroyed, or nullptr, and then the
+  /// caller uses async_query(). Hot synchronous callers (SPF and DMARC over a static zone) skip
+  /// the handler and the copy of the answer. Counts as a query wherever queries are counted.
+  [[nodiscard]] virtual const query_result* answer_now(std::string_view name, rtype type) {
+    (void)name;
+    (void)type;
+    return nullptr;
+  }
 };
 
 /// Blocking convenience for CLI, Python and tests: runs the query and waits for its handler.

@@ -16,11 +16,14 @@
 /// Not synchronized: fill the zone first, then query it from any number of threads.
 #pragma once
 
+#include <mailkit/core/bytes.hpp>
 #include <mailkit/dns/resolver.hpp>
 
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 namespace mailkit::dns {
 
@@ -48,6 +51,11 @@ public:
   void async_query(std::string_view name, rtype type, query_handler handler) override;
   /// The same answer, synchronously (no handler).
   [[nodiscard]] query_result lookup(std::string_view name, rtype type) const;
+  /// The answer from a memo of earlier lookups (made on first use; cleared by every change to
+  /// the zone). Thread-safe. At most `max_memo` distinct questions are remembered; beyond that
+  /// this returns nullptr for new ones and callers fall back to async_query().
+  [[nodiscard]] const query_result* answer_now(std::string_view name, rtype type) override;
+  static constexpr std::size_t max_memo = 1u << 16;
 
   /// How many questions were asked (for tests of lookup limits and caching).
   [[nodiscard]] std::size_t queries() const noexcept { return queries_; }
@@ -64,6 +72,23 @@ private:
   [[nodiscard]] const node* find(std::string_view name, bool& exists) const;
   void rebuild_interior();
   mutable std::size_t queries_ = 0;
+
+  // answer_now(): question (name as asked, NUL, type) -> the lookup() result. Node-based, so
+  // the pointers handed out stay valid while entries are added.
+  // Copies and moves of the resolver start with an empty memo (answers are recomputed).
+  struct memo_box {
+    std::unordered_map<std::string, query_result, fast_string_hash, std::equal_to<>> map;
+    std::mutex mutex;
+    memo_box() = default;
+    memo_box(const memo_box&) {}
+    memo_box& operator=(const memo_box&) {
+      std::lock_guard lock(mutex);
+      map.clear();
+      return *this;
+    }
+  };
+  memo_box memo_;
+  void clear_memo();
 };
 
 } // namespace mailkit::dns

@@ -111,6 +111,9 @@ public:
   [[nodiscard]] const question* next();
   /// The answer to the pending question (an error_code of dns::category() for timeouts etc.).
   void feed(dns::query_result answer);
+  /// The same without a copy: `answer` must stay valid (unchanged) until the evaluator is
+  /// destroyed, as answers from dns::resolver::answer_now() do while the resolver is unchanged.
+  void feed_borrowed(const dns::query_result& answer);
   [[nodiscard]] bool done() const noexcept;
   /// The result; valid once next() returned nullptr.
   [[nodiscard]] const check_result& result() const noexcept;
