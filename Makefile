@@ -59,3 +59,14 @@ asan: bootstrap
 
 clean:
 	rm -rf build
+
+# aarch64 (issue 7, docs/arm64.md): cross build in build/arm64 with Debian's cross toolchain and
+# multiarch arm64 libraries, tests and benchmarks under qemu-user. Not part of `make test`.
+.PHONY: test-arm64 bench-arm64
+test-arm64:
+	@bash scripts/arm64.sh all
+
+bench-arm64:
+	@bash scripts/arm64.sh setup
+	@bash scripts/arm64.sh build
+	@bash scripts/arm64.sh bench

@@ -28,14 +28,60 @@ test_pkgs=(
   postfix swaks python3-aiosmtpd openssl
 )
 
+# The aarch64 cross build and its qemu-user runs (`make test-arm64`, issue 7, docs/arm64.md):
+# Debian's cross compiler and the arm64 builds of build_pkgs, installed through multiarch.
+# libexpected-dev, libcli11-dev and pybind11-dev are Architecture: all (already in build_pkgs).
+arm64_pkgs=(
+  g++-aarch64-linux-gnu binutils-aarch64-linux-gnu qemu-user
+  libboost1.81-dev:arm64 libboost-json1.81-dev:arm64 libboost-url1.81-dev:arm64
+  libssl-dev:arm64 libc-ares-dev:arm64 libsodium-dev:arm64 libsqlite3-dev:arm64
+  libtomlplusplus-dev:arm64 libspdlog-dev:arm64 libfmt-dev:arm64
+  libpsl-dev:arm64 libidn2-dev:arm64 libcrypt-dev:arm64
+  libgtest-dev:arm64 libgmock-dev:arm64 libbenchmark-dev:arm64
+  libpython3.11-dev:arm64
+  libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64
+)
+
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")
 if [[ "${1:-}" == "--arm64" ]]; then
-  want+=(g++-aarch64-linux-gnu qemu-user)
+  want+=("${arm64_pkgs[@]}")
+  # Multiarch: the arm64 packages install beside the amd64 ones. An arm64 -dev package must
+  # have the same version as its amd64 twin, so apt may upgrade amd64 libraries to match; it
+  # must never remove one: the plan is simulated first and refused when it removes anything
+  # (--no-remove makes apt fail instead of removing).
+  arm64_missing=()
+  for p in "${arm64_pkgs[@]}"; do
+    status=$(dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | sort -u || true)
+    [[ "$status" == "install ok installed" ]] || arm64_missing+=("$p")
+  done
+  if ((${#arm64_missing[@]} > 0)); then
+    arm64_sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+      command -v sudo >/dev/null || { echo "bootstrap: need root or sudo for the arm64 packages" >&2; exit 1; }
+      arm64_sudo=(sudo)
+    fi
+    dpkg --print-foreign-architectures | grep -qx arm64 || "${arm64_sudo[@]}" dpkg --add-architecture arm64
+    echo "bootstrap: installing ${#arm64_missing[@]} arm64 packages: ${arm64_missing[*]}"
+    "${arm64_sudo[@]}" apt-get update -qq
+    plan=$(apt-get install -s --no-remove --no-install-recommends "${arm64_missing[@]}") || {
+      echo "bootstrap: apt cannot install the arm64 packages without removing others:" >&2
+      apt-get install -s --no-install-recommends "${arm64_missing[@]}" 2>&1 | grep -E '^(Remv|E:)' >&2 || true
+      exit 1
+    }
+    if grep -q '^Remv' <<<"$plan"; then
+      echo "bootstrap: refusing an arm64 install plan that removes packages:" >&2
+      grep '^Remv' <<<"$plan" >&2
+      exit 1
+    fi
+    DEBIAN_FRONTEND=noninteractive "${arm64_sudo[@]}" apt-get install -y -qq --no-remove \
+      --no-install-recommends "${arm64_missing[@]}" >/dev/null
+    echo "bootstrap: arm64 packages done"
+  fi
 fi
 
 missing=()
 for p in "${want[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  status=$(dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | sort -u || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 

@@ -11,6 +11,7 @@
 /// OpenDKIM do), so a message stored with LF verifies like its wire form.
 #pragma once
 
+#include <mailkit/core/simd.hpp>
 #include <mailkit/dkim/result.hpp>
 
 #include <cstdint>
@@ -81,7 +82,7 @@ private:
   bool pending_cr_ = false;    // a CR whose LF may be in the next chunk
   bool pending_wsp_ = false;   // relaxed: a WSP run not yet emitted
   bool content_ = false;       // some non-empty line content was emitted
-  bool portable_ = false;
+  bool portable_ = mailkit::simd::portable();
   std::size_t buf_len_ = 0;
   char buf_[256];
 };
