@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+// DATA and BDAT receivers (data_receiver.hpp).
+#include <mailkit/smtp/data_receiver.hpp>
+
+namespace mailkit::smtp {
+
+void dot_receiver::reset() noexcept {
+  state_ = state::line_start;
+  line_len_ = 0;
+  size_ = 0;
+  flaws_ = {};
+}
+
+void dot_receiver::emit(std::string& out, std::string_view bytes) {
+  if (flaws_.too_big) {
+    size_ += bytes.size();
+    return;
+  }
+  // RFC 1870 §6.3 / RFC 5321 §4.5.3.1.7: the server enforces its announced size; the octets
+  // past it are dropped here so the sink never sees more than the limit.
+  if (size_ + bytes.size() > limits_.max_message_size) {
+    flaws_.too_big = true;
+    size_ += bytes.size();
+    return;
+  }
+  size_ += bytes.size();
+  out.append(bytes);
+}
+
+receive_result dot_receiver::feed(std::string_view in, std::string& out, std::size_t max_out) {
+  std::size_t i = 0;
+  const std::size_t n = in.size();
+  auto note_line = [&](std::size_t len) {
+    // RFC 5321 §4.5.3.1.6: text line at most 1000 octets including the CRLF.
+    if (len > limits_.text_line) flaws_.line_too_long = true;
+  };
+  // A CRLF is appended as a unit, so stop while two octets still fit (and allow at least two).
+  const std::size_t cap = max_out < 2 ? 2 : max_out;
+  while (i < n && out.size() + 2 <= cap) {
+    const char c = in[i];
+    switch (state_) {
+    case state::line_start:
+      if (c == '.') {
+        state_ = state::dot;
+        line_len_ = 1;
+        ++i;
+      } else {
+        state_ = state::mid;
+        line_len_ = 0;
+      }
+      break;
+    case state::dot:
+      if (c == '\r') {
+        state_ = state::dot_cr;
+        ++i;
+      } else {
+        // RFC 5321 §4.5.2: a line starting with a period and having other characters: the
+        // first period is deleted.
+        state_ = state::mid;
+      }
+      break;
+    case state::dot_cr:
+      if (c == '\n') {
+        // RFC 5321 §4.1.1.4: <CRLF>.<CRLF> is the end of mail data, and nothing else is.
+        ++i;
+        state_ = state::line_start;
+        return {i, true};
+      }
+      // ".\r" followed by something else: the dot is stuffing, the CR is bare.
+      flaws_.bare_line_ending = true;
+      emit(out, "\r");
+      ++line_len_;
+      state_ = c == '\r' ? state::cr : state::mid;
+      if (c == '\r') ++i;
+      break;
+    case state::mid: {
+      // Fast path: copy up to the next CR or LF in one append.
+      std::size_t j = i;
+      const std::size_t room = cap - out.size();
+      const std::size_t stop = (n - i > room) ? i + room : n;
+      while (j < stop && in[j] != '\r' && in[j] != '\n')
+        ++j;
+      if (j > i) {
+        emit(out, in.substr(i, j - i));
+        line_len_ += j - i;
+        if (line_len_ + 2 > limits_.text_line) note_line(line_len_ + 2);
+        i = j;
+        break;
+      }
+      if (c == '\r') {
+        state_ = state::cr;
+        ++i;
+      } else if (c == '\n') {
+        // RFC 5321 §2.3.8: LF only as part of CRLF. A bare LF is content of a refused message
+        // and does not start a line: "<LF>.<LF>" and "<LF>.<CR><LF>" can never end DATA.
+        flaws_.bare_line_ending = true;
+        emit(out, "\n");
+        line_len_ = 0;
+        ++i;
+      }
+      break;
+    }
+    case state::cr:
+      if (c == '\n') {
+        emit(out, "\r\n");
+        note_line(line_len_ + 2);
+        line_len_ = 0;
+        state_ = state::line_start;
+        ++i;
+      } else {
+        // RFC 5321 §2.3.8: CR only as part of CRLF. "<CR>.<CR>" is content.
+        flaws_.bare_line_ending = true;
+        emit(out, "\r");
+        ++line_len_;
+        if (c == '\r') {
+          ++i; // this CR is now the pending one
+        } else {
+          state_ = state::mid;
+        }
+      }
+      break;
+    }
+  }
+  return {i, false};
+}
+
+void chunk_receiver::reset(bool binary) noexcept {
+  binary_ = binary;
+  pending_cr_ = false;
+  line_len_ = 0;
+  remaining_ = 0;
+  size_ = 0;
+  flaws_ = {};
+}
+
+void chunk_receiver::finish_message() noexcept {
+  if (pending_cr_ && !binary_) flaws_.bare_line_ending = true;
+  pending_cr_ = false;
+}
+
+receive_result chunk_receiver::feed(std::string_view in, std::string& out, std::size_t max_out,
+                                    bool discard) {
+  std::size_t take = in.size();
+  if (take > remaining_) take = static_cast<std::size_t>(remaining_);
+  if (!discard) {
+    const std::size_t room = max_out > out.size() ? max_out - out.size() : 0;
+    if (take > room) take = room;
+  }
+  const std::string_view part = in.substr(0, take);
+  remaining_ -= take;
+  if (discard) return {take, remaining_ == 0};
+  if (!binary_) {
+    for (const char c : part) {
+      if (pending_cr_) {
+        pending_cr_ = false;
+        if (c == '\n') {
+          // RFC 5321 §4.5.3.1.6: at most 1000 octets including CRLF.
+          if (line_len_ + 2 > limits_.text_line) flaws_.line_too_long = true;
+          line_len_ = 0;
+          continue;
+        }
+        flaws_.bare_line_ending = true; // RFC 5321 §2.3.8: CR only in CRLF
+        ++line_len_;
+      }
+      if (c == '\r') {
+        pending_cr_ = true;
+      } else if (c == '\n') {
+        flaws_.bare_line_ending = true; // RFC 5321 §2.3.8: LF only in CRLF
+        line_len_ = 0;
+      } else {
+        ++line_len_;
+      }
+    }
+    if (line_len_ + 2 > limits_.text_line) flaws_.line_too_long = true;
+  }
+  // RFC 1870 / RFC 3030 §2: the size limit covers the whole message, every chunk together.
+  if (flaws_.too_big || size_ + part.size() > limits_.max_message_size) {
+    flaws_.too_big = true;
+  } else {
+    out.append(part);
+  }
+  size_ += part.size();
+  return {take, remaining_ == 0};
+}
+
+} // namespace mailkit::smtp
