@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+// Many readers and writers on one mailbox at once: appends, flag changes and expunges from
+// several threads while others list, fetch and wait for notifications. Run under TSan by the
+// tsan preset. Loops are bounded in count.
+#include "store_support.hpp"
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+using namespace mailkit::store;
+using namespace mailkit::store::test;
+
+TEST(store_concurrency, append_flag_expunge_and_read_in_parallel) {
+  temp_dir dir;
+  auto o = options_for(dir.sub("s"));
+  o.read_connections = 3;
+  auto opened = open(o);
+  ASSERT_TRUE(opened);
+  auto& s = **opened;
+  const std::string bob = "bob@example.com";
+  ASSERT_TRUE(s.add_domain("example.com"));
+  ASSERT_TRUE(s.add_account(bob, "pw"));
+  auto sub = s.subscribe(bob, "INBOX");
+  ASSERT_TRUE(sub);
+
+  constexpr int appenders = 3, per_appender = 40;
+  std::atomic<int> appended{0}, failures{0};
+  std::atomic<bool> done{false};
+  std::mutex uids_mutex;
+  std::set<uid_type> uids;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < appenders; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < per_appender; ++i) {
+        auto r = s.append(bob, "INBOX", sample_message(t * 1000 + i));
+        if (!r) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard lock(uids_mutex);
+        if (!uids.insert(r->uid).second) ++failures; // a UID handed out twice
+        ++appended;
+      }
+    });
+  }
+  threads.emplace_back([&] { // flags
+    flag_set f;
+    f.add("\\Flagged");
+    for (uid_type u = 1; u <= 200 && !done; ++u) {
+      std::vector<uid_type> one{u};
+      if (!s.store_flags(bob, "INBOX", one, flag_mode::add, f)) ++failures;
+    }
+  });
+  threads.emplace_back([&] { // expunge every fourth UID
+    for (uid_type u = 4; u <= 120 && !done; u += 4) {
+      std::vector<uid_type> one{u};
+      if (!s.expunge(bob, "INBOX", std::span<const uid_type>(one))) ++failures;
+    }
+  });
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&] { // readers
+      for (int i = 0; i < 100; ++i) {
+        auto list = s.messages(bob, "INBOX");
+        if (!list) {
+          ++failures;
+          continue;
+        }
+        uid_type last = 0;
+        for (const auto& m : *list) {
+          if (m.uid <= last) ++failures;
+          last = m.uid;
+        }
+        if (!list->empty()) {
+          // The message may be expunged between the list and the fetch: that is the only
+          // acceptable failure.
+          auto body = s.fetch(bob, "INBOX", list->back().uid);
+          if (!body && body.error() != make_error_code(errc::no_such_message) &&
+              body.error() != make_error_code(errc::corrupt))
+            ++failures;
+        }
+        if (!s.mailbox(bob, "INBOX")) ++failures;
+      }
+    });
+  }
+  std::atomic<int> notified{0};
+  std::thread idle([&] { // an IDLE session
+    while (!done) {
+      if ((*sub)->wait_for(std::chrono::milliseconds(20)))
+        for (const auto& c : (*sub)->poll())
+          if (c.what == change::kind::appended) ++notified;
+    }
+  });
+  for (auto& t : threads)
+    t.join();
+  done = true;
+  idle.join();
+  for (const auto& c : (*sub)->poll())
+    if (c.what == change::kind::appended) ++notified;
+
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(appended.load(), appenders * per_appender);
+  EXPECT_EQ(notified.load(), appended.load());
+  auto problems = s.check();
+  ASSERT_TRUE(problems);
+  EXPECT_TRUE(problems->empty()) << (problems->empty() ? "" : problems->front());
+  auto mb = s.mailbox(bob, "INBOX");
+  ASSERT_TRUE(mb);
+  EXPECT_EQ(mb->uidnext, static_cast<uid_type>(appenders * per_appender + 1));
+  auto expunged = s.expunged_since(bob, "INBOX", 0);
+  ASSERT_TRUE(expunged);
+  EXPECT_EQ(mb->messages + expunged->size(), static_cast<std::size_t>(appenders * per_appender));
+}
