@@ -29,9 +29,11 @@ command_registration::command_registration(int order, void (*add)(CLI::App&)) {
 
 void add_registered_commands(CLI::App& app) {
   auto groups = registered_groups();
-  std::stable_sort(groups.begin(), groups.end(),
-                   [](const registered_group& a, const registered_group& b) { return a.order < b.order; });
-  for (const auto& g : groups) g.add(app);
+  std::stable_sort(
+      groups.begin(), groups.end(),
+      [](const registered_group& a, const registered_group& b) { return a.order < b.order; });
+  for (const auto& g : groups)
+    g.add(app);
 }
 
 } // namespace mailkit::cli

@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (bool portable : {false, true}) {
       body_hasher h(c, hash_algorithm::sha256);
       h.force_portable_scan(portable);
-      for (std::string_view piece : mailkit::fuzz::split(in, seed + portable)) h.update(piece);
+      for (std::string_view piece : mailkit::fuzz::split(in, seed + portable))
+        h.update(piece);
       MAILKIT_FUZZ_CHECK(h.finish() == want);
       MAILKIT_FUZZ_CHECK(h.canonical_length() == ref.size());
     }
@@ -43,8 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // (a bare CR is line content, so " \r" followed by other than LF is allowed)
         // The last line may keep one SP when the body did not end with a line ending (the
         // CRLF is added after trailing WSP removal, as dkimpy does; see canonicalization.cpp).
-        const bool eol = ref[i + 1] == '\r' && i + 2 < ref.size() && ref[i + 2] == '\n' &&
-                         i + 3 != ref.size();
+        const bool eol =
+            ref[i + 1] == '\r' && i + 2 < ref.size() && ref[i + 2] == '\n' && i + 3 != ref.size();
         MAILKIT_FUZZ_CHECK(!(ref[i] == ' ' && (ref[i + 1] == ' ' || eol)));
       }
     }

@@ -33,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       MAILKIT_FUZZ_CHECK(k->bits() > 0);
       // A forgery from the input's own bytes must not verify (2^-128 chance aside).
       if (type == key_type::ed25519 || k->bits() <= 4096)
-        MAILKIT_FUZZ_CHECK(!k->verify_digest(digest, hash_algorithm::sha256, sig) || sig.size() < 64);
+        MAILKIT_FUZZ_CHECK(!k->verify_digest(digest, hash_algorithm::sha256, sig) ||
+                           sig.size() < 64);
     }
   }
   return 0;

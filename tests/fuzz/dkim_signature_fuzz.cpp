@@ -39,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     MAILKIT_FUZZ_CHECK(s.version == 1);
     MAILKIT_FUZZ_CHECK(!s.b.empty() && !s.bh.empty() && !s.d.empty() && !s.s.empty());
     MAILKIT_FUZZ_CHECK(!s.h.empty() && s.h.size() <= max_signed_headers);
-    MAILKIT_FUZZ_CHECK(std::any_of(s.h.begin(), s.h.end(),
-                                   [](const std::string& n) { return mailkit::iequals(n, "from"); }));
+    MAILKIT_FUZZ_CHECK(std::any_of(
+        s.h.begin(), s.h.end(), [](const std::string& n) { return mailkit::iequals(n, "from"); }));
     MAILKIT_FUZZ_CHECK(s.i.find('@') != std::string::npos);
     if (s.t && s.x) MAILKIT_FUZZ_CHECK(*s.x >= *s.t);
     MAILKIT_FUZZ_CHECK(!s.key_name().empty());

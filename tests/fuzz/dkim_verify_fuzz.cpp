@@ -29,17 +29,32 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t i = 0;
   for (const auto& q : queries) {
     switch ((seed >> (2 * (i++ % 16))) % 5) {
-    case 0: v.provide_key_txt(q.name, {"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="}); break;
-    case 1:
-      v.provide_key_txt(q.name, {"v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB"});
+    case 0:
+      v.provide_key_txt(q.name,
+                        {"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="});
       break;
-    case 2: v.provide_key_txt(q.name, {std::string(in.substr(0, 300))}); break;
-    case 3: v.provide_key_txt(q.name, {}); break;
-    default: v.provide_key(q.name, tl::unexpected(make_error_code(mailkit::errc::timed_out))); break;
+    case 1:
+      v.provide_key_txt(q.name, {"v=DKIM1; k=rsa; "
+                                 "p="
+                                 "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6W"
+                                 "k08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/"
+                                 "8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+"
+                                 "2kryOTIKT+l/K4w3QIDAQAB"});
+      break;
+    case 2:
+      v.provide_key_txt(q.name, {std::string(in.substr(0, 300))});
+      break;
+    case 3:
+      v.provide_key_txt(q.name, {});
+      break;
+    default:
+      v.provide_key(q.name, tl::unexpected(make_error_code(mailkit::errc::timed_out)));
+      break;
     }
   }
   MAILKIT_FUZZ_CHECK(v.key_queries().empty());
-  for (std::string_view piece : mailkit::fuzz::split(in.substr(s.body_offset), seed)) v.update_body(piece);
+  for (std::string_view piece : mailkit::fuzz::split(in.substr(s.body_offset), seed))
+    v.update_body(piece);
   const auto results = v.finish();
   MAILKIT_FUZZ_CHECK(results.size() == v.signature_count());
   for (const auto& r : results) {

@@ -22,7 +22,8 @@ namespace mailkit::fuzz {
 
 /// The input as a string_view (libFuzzer passes nullptr with size 0 for the empty input).
 [[nodiscard]] inline std::string_view as_view(const std::uint8_t* data, std::size_t size) noexcept {
-  return size == 0 ? std::string_view() : std::string_view(reinterpret_cast<const char*>(data), size);
+  return size == 0 ? std::string_view()
+                   : std::string_view(reinterpret_cast<const char*>(data), size);
 }
 
 /// FNV-1a of the input: the seed of every pseudo-random choice a target makes.

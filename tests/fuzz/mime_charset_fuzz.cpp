@@ -23,13 +23,14 @@ using mailkit::is_valid_utf8;
 // Labels as senders write them: canonical names, aliases, odd spellings, stateful and multi-byte
 // encodings (the converters most likely to misbehave on truncated input), and unknown names.
 constexpr std::array<std::string_view, 40> labels = {
-    "utf-8",        "UTF8",         "us-ascii",    "iso-8859-1",   "latin1",     "windows-1252",
-    "cp1252",       "iso-8859-2",   "iso-8859-5",  "iso-8859-7",   "iso-8859-8", "iso-8859-15",
-    "koi8-r",       "koi8-u",       "windows-1251", "windows-1255", "ibm866",     "macintosh",
-    "shift_jis",    "x-sjis",       "cp932",       "euc-jp",       "iso-2022-jp", "euc-kr",
-    "iso-2022-kr",  "gb2312",       "gbk",         "gb18030",      "big5",       "big5-hkscs",
-    "utf-16",       "utf-16le",     "utf-16be",    "utf-32",       "utf-7",      "hz-gb-2312",
-    "unknown-8bit", "x-user-defined", "",           "\"utf-8\""};
+    "utf-8",        "UTF8",         "us-ascii",       "iso-8859-1", "latin1",
+    "windows-1252", "cp1252",       "iso-8859-2",     "iso-8859-5", "iso-8859-7",
+    "iso-8859-8",   "iso-8859-15",  "koi8-r",         "koi8-u",     "windows-1251",
+    "windows-1255", "ibm866",       "macintosh",      "shift_jis",  "x-sjis",
+    "cp932",        "euc-jp",       "iso-2022-jp",    "euc-kr",     "iso-2022-kr",
+    "gb2312",       "gbk",          "gb18030",        "big5",       "big5-hkscs",
+    "utf-16",       "utf-16le",     "utf-16be",       "utf-32",     "utf-7",
+    "hz-gb-2312",   "unknown-8bit", "x-user-defined", "",           "\"utf-8\""};
 
 } // namespace
 

@@ -28,7 +28,8 @@ bool is_token(std::string_view s) {
   if (s.empty()) return false;
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7F || std::string_view("()<>@,;:\\\"/[]?=").find(c) != std::string_view::npos)
+    if (u <= 0x20 || u >= 0x7F ||
+        std::string_view("()<>@,;:\\\"/[]?=").find(c) != std::string_view::npos)
       return false;
   }
   return true;

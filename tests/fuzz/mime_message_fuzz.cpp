@@ -181,7 +181,8 @@ void check_same(const mime::message& a, const mime::message& b) {
     MAILKIT_FUZZ_CHECK(x.offset == y.offset && x.end == y.end);
     MAILKIT_FUZZ_CHECK(x.name.size() == y.name.size() &&
                        offset_in(x.name, ba) == offset_in(y.name, bb));
-    MAILKIT_FUZZ_CHECK(x.raw.size() == y.raw.size() && offset_in(x.raw, ba) == offset_in(y.raw, bb));
+    MAILKIT_FUZZ_CHECK(x.raw.size() == y.raw.size() &&
+                       offset_in(x.raw, ba) == offset_in(y.raw, bb));
   }
   MAILKIT_FUZZ_CHECK(a.problems().size() == b.problems().size());
   for (std::size_t i = 0; i < a.problems().size(); ++i) {
@@ -209,8 +210,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
   }
-  auto chunked = feed_error ? mailkit::expected<mime::message>(tl::unexpected(feed_error))
-                            : inc.finish();
+  auto chunked =
+      feed_error ? mailkit::expected<mime::message>(tl::unexpected(feed_error)) : inc.finish();
 
   // Both ways succeed or fail alike; failure is only allowed where a limit says so.
   MAILKIT_FUZZ_CHECK(whole.has_value() == chunked.has_value());

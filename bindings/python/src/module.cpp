@@ -45,9 +45,11 @@ binding_registration::binding_registration(int order, void (*bind)(py::module_&)
 
 void bind_registered(py::module_& m) {
   auto bindings = registered_bindings();
-  std::stable_sort(bindings.begin(), bindings.end(),
-                   [](const registered_binding& a, const registered_binding& b) { return a.order < b.order; });
-  for (const auto& b : bindings) b.bind(m);
+  std::stable_sort(
+      bindings.begin(), bindings.end(),
+      [](const registered_binding& a, const registered_binding& b) { return a.order < b.order; });
+  for (const auto& b : bindings)
+    b.bind(m);
 }
 
 const exceptions& errors() noexcept {

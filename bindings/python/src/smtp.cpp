@@ -77,7 +77,8 @@ std::vector<header_field> header_fields(std::string_view m) {
       const std::size_t colon = bare.find(':');
       header_field f;
       f.name = std::string(bare.substr(0, colon == std::string_view::npos ? 0 : colon));
-      f.value = colon == std::string_view::npos ? std::string() : std::string(bare.substr(colon + 1));
+      f.value =
+          colon == std::string_view::npos ? std::string() : std::string(bare.substr(colon + 1));
       f.begin = pos;
       f.end = line_end;
       fields.push_back(std::move(f));
@@ -101,7 +102,8 @@ std::vector<std::string> addresses_of(const std::vector<header_field>& fields,
 [[noreturn]] void raise_smtp(const std::string& what, const std::optional<smtp::reply>& r,
                              bool permanent) {
   PyObject* type = errors().smtp_error;
-  py::object exc = py::reinterpret_steal<py::object>(PyObject_CallFunction(type, "s", what.c_str()));
+  py::object exc =
+      py::reinterpret_steal<py::object>(PyObject_CallFunction(type, "s", what.c_str()));
   if (!exc) throw py::error_already_set();
   exc.attr("code") = r ? py::object(py::int_(r->code)) : py::object(py::none());
   exc.attr("enhanced") =
@@ -181,12 +183,13 @@ py::dict send(py::handle message, const std::string& host, int port, const std::
     report = smtp::deliver(std::move(opts), std::move(messages));
   }
   if (report.error)
-    raise_smtp(host + ":" + std::to_string(port) + ": " + report.error_detail,
-               report.error_reply, is_permanent(report.error));
+    raise_smtp(host + ":" + std::to_string(port) + ": " + report.error_detail, report.error_reply,
+               is_permanent(report.error));
   const smtp::transaction_result& t = report.results.at(0);
   if (t.refused != smtp::local_refusal::none)
-    raise_smtp(t.reason, t.recipients.empty() ? std::nullopt
-                                              : std::optional<smtp::reply>(t.recipients[0].reply),
+    raise_smtp(t.reason,
+               t.recipients.empty() ? std::nullopt
+                                    : std::optional<smtp::reply>(t.recipients[0].reply),
                true);
   if (t.mail_reply && !t.mail_reply->positive_completion()) {
     const auto& r = *t.mail_reply;
@@ -204,8 +207,8 @@ py::dict send(py::handle message, const std::string& host, int port, const std::
 
 void bind_smtp(py::module_& m) {
   py::module_ s = m.def_submodule("smtp", "SMTP client (mailkit.smtp.send).");
-  s.def("send", &send, py::arg("message"), py::kw_only(), py::arg("host"),
-        py::arg("port") = 587, py::arg("tls") = "starttls", py::arg("username") = py::none(),
+  s.def("send", &send, py::arg("message"), py::kw_only(), py::arg("host"), py::arg("port") = 587,
+        py::arg("tls") = "starttls", py::arg("username") = py::none(),
         py::arg("password") = py::none(), py::arg("auth") = "auto",
         py::arg("mail_from") = py::none(), py::arg("rcpt_to") = py::none(),
         py::arg("cafile") = py::none(), py::arg("verify") = true, py::arg("timeout") = 60.0,

@@ -12,7 +12,8 @@ std::string pvalue(std::string_view v) {
   bool plain = !v.empty();
   for (char c : v) {
     const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || std::string_view("()<>,;:\\\"[]?=").find(c) != std::string_view::npos) {
+    if (u <= 0x20 || u >= 0x7f ||
+        std::string_view("()<>,;:\\\"[]?=").find(c) != std::string_view::npos) {
       // '@' and '.' and '/' '+' are fine in RFC 8601 pvalue (dot-atom / addr-spec).
       plain = false;
       break;
@@ -92,10 +93,9 @@ std::string format_authentication_results(std::string_view authserv_id,
 // ---------------------------------------------------------------------------------------------
 // Parsing (RFC 8601 §2.2):
 //   authres-header-field = "Authentication-Results:" authres-payload
-//   authres-payload = [CFWS] authserv-id [ CFWS authres-version ] ( no-result / 1*resinfo ) [CFWS] CRLF
-//   resinfo = [CFWS] ";" methodspec [ CFWS reasonspec ] [ CFWS 1*propspec ]
-//   methodspec = [CFWS] method [CFWS] "=" [CFWS] result
-//   method = Keyword [ [CFWS] "/" [CFWS] method-version ]
+//   authres-payload = [CFWS] authserv-id [ CFWS authres-version ] ( no-result / 1*resinfo ) [CFWS]
+//   CRLF resinfo = [CFWS] ";" methodspec [ CFWS reasonspec ] [ CFWS 1*propspec ] methodspec =
+//   [CFWS] method [CFWS] "=" [CFWS] result method = Keyword [ [CFWS] "/" [CFWS] method-version ]
 //   reasonspec = "reason" [CFWS] "=" [CFWS] value
 //   propspec = ptype [CFWS] "." [CFWS] property [CFWS] "=" pvalue
 

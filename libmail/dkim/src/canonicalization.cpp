@@ -14,8 +14,7 @@ namespace mailkit::dkim {
 // ---------------------------------------------------------------------------------------------
 // Header canonicalization (RFC 6376 §3.4.1, §3.4.2)
 
-void canonicalize_header(std::string_view field, canonicalization c, std::string& out,
-                         bool crlf) {
+void canonicalize_header(std::string_view field, canonicalization c, std::string& out, bool crlf) {
   // Strip the final line ending; it is written back as CRLF below.
   if (!field.empty() && field.back() == '\n') field.remove_suffix(1);
   if (!field.empty() && field.back() == '\r') field.remove_suffix(1);
@@ -38,7 +37,8 @@ void canonicalize_header(std::string_view field, canonicalization c, std::string
         colon == std::string_view::npos ? std::string_view() : field.substr(colon + 1);
     // RFC 6376 §3.4.2: lower-case the name, delete WSP before the colon.
     name = trim_right(name);
-    for (char ch : name) *w++ = ascii_lower(ch);
+    for (char ch : name)
+      *w++ = ascii_lower(ch);
     *w++ = ':';
     // Unfold (delete CRLF), compress WSP runs to one SP, delete WSP at the end of the value and
     // after the colon.
@@ -201,9 +201,8 @@ std::size_t scan_vector(const char* p, std::size_t from, std::size_t end, bool r
   return scan_portable(p, i, end, true);
 }
 
-constexpr char crlf_block[] =
-    "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"
-    "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
+constexpr char crlf_block[] = "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"
+                              "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
 
 } // namespace
 
@@ -290,13 +289,15 @@ void body_hasher::update(std::string_view chunk) {
     while (k > 0 && (p[k - 1] == '\r' || p[k - 1] == '\n' || p[k - 1] == ' ' || p[k - 1] == '\t'))
       --k;
   } else {
-    while (k > 0 && (p[k - 1] == '\r' || p[k - 1] == '\n')) --k;
+    while (k > 0 && (p[k - 1] == '\r' || p[k - 1] == '\n'))
+      --k;
   }
   std::size_t i = 0;
   while (i < k) {
     // Byte path until a content byte has been emitted: then the state is clean.
     bool content = false;
-    while (i < k && !content) content = step(p[i++]);
+    while (i < k && !content)
+      content = step(p[i++]);
     if (i >= k) break;
     // Run path, in windows of 16 KiB so that the bytes scanned are still in L1/L2 when hashed.
     for (;;) {
@@ -311,7 +312,8 @@ void body_hasher::update(std::string_view chunk) {
       if (d < window_end || d >= k) break; // a dirty byte, or the end of the prefix
     }
   }
-  for (; i < n; ++i) step(p[i]);
+  for (; i < n; ++i)
+    step(p[i]);
 }
 
 std::string body_hasher::finish() {
@@ -363,7 +365,8 @@ std::string canonicalize_body(std::string_view body, canonicalization c) {
       pend_wsp = true;
       continue;
     }
-    for (; withheld > 0; --withheld) out += "\r\n";
+    for (; withheld > 0; --withheld)
+      out += "\r\n";
     if (pend_wsp) out.push_back(' ');
     pend_wsp = false;
     out.push_back(ch);

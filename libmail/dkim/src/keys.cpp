@@ -29,12 +29,18 @@ public:
   const char* name() const noexcept override { return "mailkit.dkim"; }
   std::string message(int v) const override {
     switch (static_cast<errc>(v)) {
-    case errc::ok: return "success";
-    case errc::bad_key: return "the key could not be read or is of an unsupported type";
-    case errc::key_generation: return "key generation failed";
-    case errc::crypto_failure: return "the crypto library failed to sign";
-    case errc::no_from: return "the message has no From header field (RFC 6376 section 5.4)";
-    case errc::bad_option: return "invalid signing option";
+    case errc::ok:
+      return "success";
+    case errc::bad_key:
+      return "the key could not be read or is of an unsupported type";
+    case errc::key_generation:
+      return "key generation failed";
+    case errc::crypto_failure:
+      return "the crypto library failed to sign";
+    case errc::no_from:
+      return "the message has no From header field (RFC 6376 section 5.4)";
+    case errc::bad_option:
+      return "invalid signing option";
     }
     return "unknown dkim error";
   }
@@ -160,15 +166,15 @@ std::string private_key::to_pem() const {
   EVP_PKEY* tmp = nullptr;
   if (type_ == key_type::ed25519) {
     // libsodium's secret key is seed || public key.
-    tmp = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr,
-                                       reinterpret_cast<const unsigned char*>(ed_secret_.data()),
-                                       32);
+    tmp = EVP_PKEY_new_raw_private_key(
+        EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(ed_secret_.data()), 32);
     p = tmp;
   }
   std::string out;
   if (p == nullptr) return out;
   BIO* bio = BIO_new(BIO_s_mem());
-  if (bio != nullptr && PEM_write_bio_PrivateKey(bio, p, nullptr, nullptr, 0, nullptr, nullptr) == 1) {
+  if (bio != nullptr &&
+      PEM_write_bio_PrivateKey(bio, p, nullptr, nullptr, 0, nullptr, nullptr) == 1) {
     char* data = nullptr;
     const long len = BIO_get_mem_data(bio, &data);
     out.assign(data, static_cast<std::size_t>(len));
@@ -277,8 +283,7 @@ bool public_key::verify_digest(std::string_view dg, hash_algorithm h, std::strin
   if (type_ == key_type::ed25519) {
     if (sig.size() != crypto_sign_BYTES || !sodium_ready()) return false;
     return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig.data()),
-                                       reinterpret_cast<const unsigned char*>(dg.data()),
-                                       dg.size(),
+                                       reinterpret_cast<const unsigned char*>(dg.data()), dg.size(),
                                        reinterpret_cast<const unsigned char*>(ed_public_.data())) ==
            0;
   }

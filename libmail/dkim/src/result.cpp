@@ -6,13 +6,20 @@ namespace mailkit::dkim {
 
 std::string_view to_string(result r) noexcept {
   switch (r) {
-  case result::none: return "none";
-  case result::pass: return "pass";
-  case result::fail: return "fail";
-  case result::policy: return "policy";
-  case result::neutral: return "neutral";
-  case result::temperror: return "temperror";
-  case result::permerror: return "permerror";
+  case result::none:
+    return "none";
+  case result::pass:
+    return "pass";
+  case result::fail:
+    return "fail";
+  case result::policy:
+    return "policy";
+  case result::neutral:
+    return "neutral";
+  case result::temperror:
+    return "temperror";
+  case result::permerror:
+    return "permerror";
   }
   return "none";
 }
@@ -30,9 +37,12 @@ std::string_view to_string(canonicalization c) noexcept {
 
 std::string_view to_string(algorithm a) noexcept {
   switch (a) {
-  case algorithm::rsa_sha1: return "rsa-sha1";
-  case algorithm::rsa_sha256: return "rsa-sha256";
-  case algorithm::ed25519_sha256: return "ed25519-sha256";
+  case algorithm::rsa_sha1:
+    return "rsa-sha1";
+  case algorithm::rsa_sha256:
+    return "rsa-sha256";
+  case algorithm::ed25519_sha256:
+    return "ed25519-sha256";
   }
   return "rsa-sha256";
 }

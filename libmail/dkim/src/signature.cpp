@@ -80,8 +80,10 @@ signature_parse parse_signature(std::string_view value) {
   for (const tag& t : tags)
     if (t.name.size() <= 2) {
       // a b c d h i l q s t v x z bh: index by first letter, bh separately.
-      if (t.name == "bh") found[0] = &t;
-      else if (t.name.size() == 1) found[static_cast<unsigned char>(t.name[0]) & 0x7f] = &t;
+      if (t.name == "bh")
+        found[0] = &t;
+      else if (t.name.size() == 1)
+        found[static_cast<unsigned char>(t.name[0]) & 0x7f] = &t;
     }
   for (const tag& t : tags) {
     if (t.name == "d") r.d = std::string(t.value);
@@ -150,7 +152,8 @@ signature_parse parse_signature(std::string_view value) {
       pos = colon + 1;
     }
     bool from = false;
-    for (const auto& n : sig.h) from = from || iequals(n, "from");
+    for (const auto& n : sig.h)
+      from = from || iequals(n, "from");
     // RFC 6376 §5.4: "The From header field MUST be signed"; §6.1.1 verifiers MUST check it.
     if (!from) return bad("From is not in h=");
   }

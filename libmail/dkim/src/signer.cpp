@@ -10,11 +10,24 @@
 namespace mailkit::dkim {
 
 const std::vector<std::string>& default_signed_headers() {
-  static const std::vector<std::string> names{
-      "From",        "Reply-To",     "Subject",   "Date",       "To",
-      "Cc",          "Message-ID",   "In-Reply-To", "References", "MIME-Version",
-      "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Content-ID",
-      "Content-Description", "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"};
+  static const std::vector<std::string> names{"From",
+                                              "Reply-To",
+                                              "Subject",
+                                              "Date",
+                                              "To",
+                                              "Cc",
+                                              "Message-ID",
+                                              "In-Reply-To",
+                                              "References",
+                                              "MIME-Version",
+                                              "Content-Type",
+                                              "Content-Transfer-Encoding",
+                                              "Content-Disposition",
+                                              "Content-ID",
+                                              "Content-Description",
+                                              "List-Id",
+                                              "List-Unsubscribe",
+                                              "List-Unsubscribe-Post"};
   return names;
 }
 
@@ -92,14 +105,17 @@ expected<std::string> sign_split(const split_message& split, std::string_view bo
     for (const auto& f : split.fields)
       if (iequals(f.name, n)) ++count;
     const std::size_t times = o.oversign ? count + 1 : count;
-    for (std::size_t i = 0; i < times; ++i) names.push_back(lowered.back());
+    for (std::size_t i = 0; i < times; ++i)
+      names.push_back(lowered.back());
   };
   bool has_from = false;
-  for (const auto& f : split.fields) has_from = has_from || iequals(f.name, "from");
+  for (const auto& f : split.fields)
+    has_from = has_from || iequals(f.name, "from");
   // RFC 6376 §5.4: "The From header field MUST be signed".
   if (!has_from) return fail(errc::no_from);
   add_name("from");
-  for (const auto& n : wanted) add_name(n);
+  for (const auto& n : wanted)
+    add_name(n);
 
   // The field, b= last and empty (RFC 6376 §3.7: hashed with an empty b= value).
   std::string f = "DKIM-Signature:";

@@ -26,9 +26,9 @@ struct key_answer {
 struct sig_state {
   signature_parse parsed;
   std::size_t field_index = 0;
-  std::optional<result> early;   // decided before DNS and body (permerror, policy ...)
+  std::optional<result> early; // decided before DNS and body (permerror, policy ...)
   std::string early_reason;
-  std::string key_name;          // lower case
+  std::string key_name; // lower case
   std::size_t hasher = 0;
 };
 
@@ -59,9 +59,8 @@ struct verifier::impl {
 };
 
 void verifier::impl::parse_signatures() {
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       clk().now().time_since_epoch())
-                       .count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(clk().now().time_since_epoch()).count();
   const auto skew = opts.clock_skew.count();
   for (std::size_t i = 0; i < split.fields.size(); ++i) {
     if (!iequals(split.fields[i].name, "DKIM-Signature")) continue;
@@ -268,8 +267,8 @@ verifier::verifier(verifier&&) noexcept = default;
 verifier& verifier::operator=(verifier&&) noexcept = default;
 
 void verifier::set_header(std::string_view header_block) {
-  impl_->header = detail::has_bare_lf(header_block) ? to_crlf(header_block)
-                                                    : std::string(header_block);
+  impl_->header =
+      detail::has_bare_lf(header_block) ? to_crlf(header_block) : std::string(header_block);
   impl_->split = split_header(impl_->header);
   impl_->parse_signatures();
 }
@@ -302,7 +301,8 @@ void verifier::provide_key(std::string_view name, const dns::query_result& answe
     if (const auto* t = std::get_if<dns::txt>(&rec.data)) {
       // RFC 6376 §3.6.2.2: the strings of one TXT record are concatenated.
       std::string joined;
-      for (const auto& s : t->strings) joined += s;
+      for (const auto& s : t->strings)
+        joined += s;
       ka.records.push_back(std::move(joined));
     }
 }
@@ -316,17 +316,20 @@ void verifier::provide_key_txt(std::string_view name, const std::vector<std::str
 }
 
 void verifier::update_body(std::string_view chunk) {
-  for (auto& h : impl_->hashers) h.update(chunk);
+  for (auto& h : impl_->hashers)
+    h.update(chunk);
 }
 
 std::vector<signature_result> verifier::finish() {
   std::vector<signature_result> out;
   if (!impl_->finished) {
     impl_->digests.clear();
-    for (auto& h : impl_->hashers) impl_->digests.push_back(h.finish());
+    for (auto& h : impl_->hashers)
+      impl_->digests.push_back(h.finish());
     impl_->finished = true;
   }
-  for (const auto& s : impl_->sigs) out.push_back(impl_->evaluate(s));
+  for (const auto& s : impl_->sigs)
+    out.push_back(impl_->evaluate(s));
   return out;
 }
 
@@ -357,7 +360,8 @@ std::vector<signature_result> verify(std::string_view message, dns::resolver& r,
     std::unique_lock lk(st.m);
     st.cv.wait(lk, [&] { return st.answers.size() == queries.size(); });
   }
-  for (const auto& [name, a] : st.answers) v.provide_key(name, a);
+  for (const auto& [name, a] : st.answers)
+    v.provide_key(name, a);
   return v.finish();
 }
 
@@ -406,13 +410,20 @@ result summarize(const std::vector<signature_result>& results) noexcept {
   if (results.empty()) return result::none;
   auto rank = [](result x) {
     switch (x) {
-    case result::pass: return 7;
-    case result::fail: return 6;
-    case result::permerror: return 5;
-    case result::temperror: return 4;
-    case result::policy: return 3;
-    case result::neutral: return 2;
-    case result::none: return 1;
+    case result::pass:
+      return 7;
+    case result::fail:
+      return 6;
+    case result::permerror:
+      return 5;
+    case result::temperror:
+      return 4;
+    case result::policy:
+      return 3;
+    case result::neutral:
+      return 2;
+    case result::none:
+      return 1;
     }
     return 0;
   };

@@ -80,9 +80,9 @@ spf::check_params spf_params_for(const authenticate_params& params) {
   spf::check_params p = path.empty() ? spf::check_params::helo_identity(params.ip, params.helo)
                                      : spf::check_params::mail_from(params.ip, path, params.helo);
   if (!params.authserv_id.empty()) p.receiver = params.authserv_id;
-  p.timestamp = std::chrono::duration_cast<std::chrono::seconds>(
-                    clock_of(params).now().time_since_epoch())
-                    .count();
+  p.timestamp =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_of(params).now().time_since_epoch())
+          .count();
   p.limits = params.options.spf_limits;
   return p;
 }
@@ -119,9 +119,8 @@ std::vector<std::string> from_domains_of(std::string_view message, std::size_t* 
   return from_domains(*msg, fields);
 }
 
-authentication run(dns::resolver& resolver, std::string_view raw,
-                   std::vector<std::string> froms, std::size_t fields,
-                   const authenticate_params& params) {
+authentication run(dns::resolver& resolver, std::string_view raw, std::vector<std::string> froms,
+                   std::size_t fields, const authenticate_params& params) {
   authentication a;
   a.from_domains = std::move(froms);
   a.from_fields = fields;

@@ -19,7 +19,9 @@ namespace mailkit::smtp {
 
 namespace {
 
-char upper(char c) noexcept { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
+char upper(char c) noexcept {
+  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 std::string to_upper(std::string_view s) {
   std::string out(s);
@@ -36,7 +38,8 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 }
 
 bool is_ascii(std::string_view s) noexcept {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 // A reply we make up for a local refusal; `local` says so in its text.
@@ -172,14 +175,16 @@ void walk_canonical(std::string_view m, Emit&& emit, LineStart&& line_start) {
 
 std::uint64_t canonical_size(std::string_view message) noexcept {
   std::uint64_t n = 0;
-  walk_canonical(message, [&](char) { ++n; }, [] {});
+  walk_canonical(
+      message, [&](char) { ++n; }, [] {});
   return n;
 }
 
 std::string canonicalize(std::string_view message) {
   std::string out;
   out.reserve(message.size() + message.size() / 32 + 2);
-  walk_canonical(message, [&](char c) { out.push_back(c); }, [] {});
+  walk_canonical(
+      message, [&](char c) { out.push_back(c); }, [] {});
   return out;
 }
 
@@ -249,8 +254,9 @@ bool safe_in_command(std::string_view s) noexcept {
 }
 
 bool transaction_result::all_delivered() const noexcept {
-  return !recipients.empty() && std::all_of(recipients.begin(), recipients.end(),
-                                            [](const recipient_result& r) { return r.delivered(); });
+  return !recipients.empty() &&
+         std::all_of(recipients.begin(), recipients.end(),
+                     [](const recipient_result& r) { return r.delivered(); });
 }
 
 bool transaction_result::any_delivered() const noexcept {
@@ -368,8 +374,7 @@ struct client::impl {
       }
       if (opts.require_starttls)
         return fail(client_errc::starttls_unavailable, std::nullopt,
-                    "TLS is required but the server (" + caps.domain +
-                        ") does not offer STARTTLS");
+                    "TLS is required but the server (" + caps.domain + ") does not offer STARTTLS");
     }
     if (opts.auth && !authed) return begin_auth();
     st = state::ready;
@@ -435,7 +440,8 @@ struct client::impl {
     result = transaction_result{};
     result.refused = why;
     result.reason = reason;
-    const reply r = local_reply(code, status, "mailkit refused the message before sending: " + reason);
+    const reply r =
+        local_reply(code, status, "mailkit refused the message before sending: " + reason);
     for (const auto& rc : env.recipients)
       result.recipients.push_back({rc.address, r});
     st = state::done;
@@ -504,7 +510,7 @@ struct client::impl {
     if (needs.eightbit) mail += " BODY=8BITMIME";           // RFC 6152 §3
     if (need_smtputf8) mail += " SMTPUTF8";                 // RFC 6531 §3.4
     if (caps.dsn) {
-      if (!env.ret.empty()) mail += " RET=" + to_upper(env.ret);      // RFC 3461 §4.3
+      if (!env.ret.empty()) mail += " RET=" + to_upper(env.ret);           // RFC 3461 §4.3
       if (!env.envid.empty()) mail += " ENVID=" + xtext_encode(env.envid); // RFC 3461 §4.4
     }
     queued.push_back({mail + "\r\n", expect::mail});
@@ -512,7 +518,7 @@ struct client::impl {
       const auto& rc = env.recipients[i];
       std::string rcpt = "RCPT TO:<" + rc.address + ">";
       if (caps.dsn) {
-        if (!rc.notify.empty()) rcpt += " NOTIFY=" + to_upper(rc.notify); // RFC 3461 §4.1
+        if (!rc.notify.empty()) rcpt += " NOTIFY=" + to_upper(rc.notify);         // RFC 3461 §4.1
         if (!rc.orcpt.empty()) rcpt += " ORCPT=rfc822;" + xtext_encode(rc.orcpt); // §4.2
       }
       queued.push_back({rcpt + "\r\n", expect::rcpt, i});
@@ -659,7 +665,8 @@ struct client::impl {
         return;
       }
       return on_auth_result(r);
-    case expect::auth_result: return on_auth_result(r);
+    case expect::auth_result:
+      return on_auth_result(r);
     case expect::auth_cancelled:
       return fail(client_errc::protocol_violation, std::nullopt,
                   "the server asked for more than the SASL mechanism provides");
@@ -730,7 +737,9 @@ struct client::impl {
       result.final_reply = r;
       if (r.code == 421) server_closing = true;
       return finish();
-    case expect::quit: st = state::closed; return;
+    case expect::quit:
+      st = state::closed;
+      return;
     }
   }
 
@@ -738,12 +747,18 @@ struct client::impl {
     while (true) {
       if (!out.empty()) return action::send;
       switch (st) {
-      case state::failed: return action::failed;
-      case state::closed: return action::closed;
-      case state::ready: return action::ready;
-      case state::done: return action::transaction_done;
-      case state::start_tls: return action::start_tls;
-      case state::busy: break;
+      case state::failed:
+        return action::failed;
+      case state::closed:
+        return action::closed;
+      case state::ready:
+        return action::ready;
+      case state::done:
+        return action::transaction_done;
+      case state::start_tls:
+        return action::start_tls;
+      case state::busy:
+        break;
       }
       auto next = parser.next();
       if (!next) {
@@ -776,13 +791,21 @@ client::~client() = default;
 client::client(client&&) noexcept = default;
 client& client::operator=(client&&) noexcept = default;
 
-client::action client::step() { return impl_->step(); }
+client::action client::step() {
+  return impl_->step();
+}
 
-std::string client::take_output() { return std::exchange(impl_->out, std::string()); }
+std::string client::take_output() {
+  return std::exchange(impl_->out, std::string());
+}
 
-void client::feed(std::string_view bytes) { impl_->parser.feed(bytes); }
+void client::feed(std::string_view bytes) {
+  impl_->parser.feed(bytes);
+}
 
-void client::connection_closed() { impl_->peer_closed = true; }
+void client::connection_closed() {
+  impl_->peer_closed = true;
+}
 
 void client::tls_started() {
   if (impl_->st != impl::state::start_tls) return;
@@ -795,7 +818,9 @@ void client::tls_started() {
   impl_->send_ehlo();
 }
 
-void client::set_tls_active() noexcept { impl_->tls = true; }
+void client::set_tls_active() noexcept {
+  impl_->tls = true;
+}
 
 void client::start(envelope env, std::string_view message) {
   if (impl_->st != impl::state::ready) return;
@@ -824,24 +849,44 @@ transaction_result client::take_result() {
 client::wait_stage client::waiting_for() const noexcept {
   if (impl_->pending.empty()) return wait_stage::none;
   switch (impl_->pending.front().what) {
-  case impl::expect::greeting: return wait_stage::greeting;
-  case impl::expect::mail: return wait_stage::mail;
-  case impl::expect::rcpt: return wait_stage::rcpt;
-  case impl::expect::data: return wait_stage::data_initiation;
+  case impl::expect::greeting:
+    return wait_stage::greeting;
+  case impl::expect::mail:
+    return wait_stage::mail;
+  case impl::expect::rcpt:
+    return wait_stage::rcpt;
+  case impl::expect::data:
+    return wait_stage::data_initiation;
   case impl::expect::data_end:
   case impl::expect::data_discard:
   case impl::expect::bdat:
-  case impl::expect::bdat_last: return wait_stage::data_termination;
-  default: return wait_stage::command;
+  case impl::expect::bdat_last:
+    return wait_stage::data_termination;
+  default:
+    return wait_stage::command;
   }
 }
 
-const error_code& client::error() const noexcept { return impl_->err; }
-const std::optional<reply>& client::error_reply() const noexcept { return impl_->err_reply; }
-const std::string& client::error_detail() const noexcept { return impl_->err_detail; }
-const capabilities& client::server_capabilities() const noexcept { return impl_->caps; }
-bool client::tls_active() const noexcept { return impl_->tls; }
-bool client::authenticated() const noexcept { return impl_->authed; }
-const std::optional<reply>& client::greeting() const noexcept { return impl_->greeting; }
+const error_code& client::error() const noexcept {
+  return impl_->err;
+}
+const std::optional<reply>& client::error_reply() const noexcept {
+  return impl_->err_reply;
+}
+const std::string& client::error_detail() const noexcept {
+  return impl_->err_detail;
+}
+const capabilities& client::server_capabilities() const noexcept {
+  return impl_->caps;
+}
+bool client::tls_active() const noexcept {
+  return impl_->tls;
+}
+bool client::authenticated() const noexcept {
+  return impl_->authed;
+}
+const std::optional<reply>& client::greeting() const noexcept {
+  return impl_->greeting;
+}
 
 } // namespace mailkit::smtp

@@ -22,10 +22,14 @@ using tcp = asio::ip::tcp;
 
 std::string_view to_string(tls_mode m) noexcept {
   switch (m) {
-  case tls_mode::none: return "none";
-  case tls_mode::starttls_opportunistic: return "opportunistic";
-  case tls_mode::starttls_required: return "starttls";
-  case tls_mode::implicit: return "implicit";
+  case tls_mode::none:
+    return "none";
+  case tls_mode::starttls_opportunistic:
+    return "opportunistic";
+  case tls_mode::starttls_required:
+    return "starttls";
+  case tls_mode::implicit:
+    return "implicit";
   }
   return "starttls";
 }
@@ -95,12 +99,18 @@ struct client_session::impl {
 
   std::chrono::milliseconds read_timeout() const {
     switch (core.waiting_for()) {
-    case client::wait_stage::greeting: return opts.timeouts.greeting;
-    case client::wait_stage::mail: return opts.timeouts.mail;
-    case client::wait_stage::rcpt: return opts.timeouts.rcpt;
-    case client::wait_stage::data_initiation: return opts.timeouts.data_initiation;
-    case client::wait_stage::data_termination: return opts.timeouts.data_termination;
-    default: return opts.timeouts.command;
+    case client::wait_stage::greeting:
+      return opts.timeouts.greeting;
+    case client::wait_stage::mail:
+      return opts.timeouts.mail;
+    case client::wait_stage::rcpt:
+      return opts.timeouts.rcpt;
+    case client::wait_stage::data_initiation:
+      return opts.timeouts.data_initiation;
+    case client::wait_stage::data_termination:
+      return opts.timeouts.data_termination;
+    default:
+      return opts.timeouts.command;
     }
   }
 
@@ -108,8 +118,8 @@ struct client_session::impl {
     if (auto p = tls::prepare_client(stream->native_handle(), opts.host,
                                      opts.tls_options.verify_peer && opts.verify_host);
         !p)
-      co_return failed(client_errc::tls_failed, "cannot prepare TLS for " + opts.host + ": " +
-                                                    p.error().message());
+      co_return failed(client_errc::tls_failed,
+                       "cannot prepare TLS for " + opts.host + ": " + p.error().message());
     arm(opts.timeouts.tls_handshake);
     auto [ec] = co_await stream->async_handshake(asio::ssl::stream_base::client,
                                                  asio::as_tuple(asio::use_awaitable));
@@ -144,8 +154,8 @@ struct client_session::impl {
     if (endpoints.empty()) {
       tcp::resolver resolver(ex);
       arm(opts.timeouts.connect);
-      auto [ec, results] = co_await resolver.async_resolve(
-          opts.host, std::to_string(opts.port), asio::as_tuple(asio::use_awaitable));
+      auto [ec, results] = co_await resolver.async_resolve(opts.host, std::to_string(opts.port),
+                                                           asio::as_tuple(asio::use_awaitable));
       disarm();
       if (ec)
         co_return failed(client_errc::connection_failed,
@@ -157,11 +167,11 @@ struct client_session::impl {
     for (const auto& ep : endpoints) {
       stream = std::make_unique<asio::ssl::stream<tcp::socket>>(ex, *ctx);
       arm(opts.timeouts.connect);
-      auto [ec] =
-          co_await socket().async_connect(ep, asio::as_tuple(asio::use_awaitable));
+      auto [ec] = co_await socket().async_connect(ep, asio::as_tuple(asio::use_awaitable));
       disarm();
       std::string where = ep.address().to_string() + ":" + std::to_string(ep.port());
-      if (ep.address().is_v6()) where = "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+      if (ep.address().is_v6())
+        where = "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
       if (!ec) {
         peer = where;
         co_return expected<void>{};
@@ -208,10 +218,10 @@ struct client_session::impl {
         std::size_t n = 0;
         if (tls) {
           std::tie(ec, n) = co_await stream->async_read_some(asio::buffer(buffer),
-                                                              asio::as_tuple(asio::use_awaitable));
+                                                             asio::as_tuple(asio::use_awaitable));
         } else {
           std::tie(ec, n) = co_await socket().async_read_some(asio::buffer(buffer),
-                                                               asio::as_tuple(asio::use_awaitable));
+                                                              asio::as_tuple(asio::use_awaitable));
         }
         disarm();
         if (n > 0) core.feed(std::string_view(buffer.data(), n));
@@ -233,7 +243,8 @@ struct client_session::impl {
         detail = core.error_detail();
         failure_reply = core.error_reply();
         co_return tl::unexpected(core.error());
-      default: co_return a;
+      default:
+        co_return a;
       }
     }
   }
@@ -269,7 +280,7 @@ asio::awaitable<expected<void>> client_session::async_open() {
 }
 
 asio::awaitable<expected<transaction_result>> client_session::async_send(envelope env,
-                                                                        std::string message) {
+                                                                         std::string message) {
   impl& s = *impl_;
   if (s.core.step() != client::action::ready)
     co_return tl::unexpected(
@@ -309,15 +320,21 @@ void client_session::close() noexcept {
   }
 }
 
-const std::string& client_session::error_detail() const noexcept { return impl_->detail; }
+const std::string& client_session::error_detail() const noexcept {
+  return impl_->detail;
+}
 const std::optional<reply>& client_session::error_reply() const noexcept {
   return impl_->failure_reply;
 }
 const capabilities& client_session::server_capabilities() const noexcept {
   return impl_->core.server_capabilities();
 }
-const std::string& client_session::peer() const noexcept { return impl_->peer; }
-bool client_session::tls_active() const noexcept { return impl_->tls; }
+const std::string& client_session::peer() const noexcept {
+  return impl_->peer;
+}
+bool client_session::tls_active() const noexcept {
+  return impl_->tls;
+}
 
 delivery_report deliver(session_options opts, std::vector<outgoing_message> messages) {
   asio::io_context io;

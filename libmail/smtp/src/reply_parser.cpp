@@ -13,28 +13,46 @@ public:
   const char* name() const noexcept override { return "mailkit.smtp.client"; }
   std::string message(int value) const override {
     switch (static_cast<client_errc>(value)) {
-    case client_errc::ok: return "success";
-    case client_errc::malformed_reply: return "the server sent something that is not an SMTP reply";
-    case client_errc::reply_line_too_long: return "a reply line from the server is too long";
-    case client_errc::reply_too_long: return "a reply from the server has too many lines or bytes";
-    case client_errc::connection_failed: return "no address of the server accepted a connection";
-    case client_errc::connection_closed: return "the server closed the connection";
-    case client_errc::timed_out: return "the server did not answer in time";
-    case client_errc::tls_failed: return "TLS handshake or certificate verification failed";
-    case client_errc::starttls_unavailable: return "STARTTLS is required but not offered";
-    case client_errc::starttls_rejected: return "the server refused STARTTLS";
+    case client_errc::ok:
+      return "success";
+    case client_errc::malformed_reply:
+      return "the server sent something that is not an SMTP reply";
+    case client_errc::reply_line_too_long:
+      return "a reply line from the server is too long";
+    case client_errc::reply_too_long:
+      return "a reply from the server has too many lines or bytes";
+    case client_errc::connection_failed:
+      return "no address of the server accepted a connection";
+    case client_errc::connection_closed:
+      return "the server closed the connection";
+    case client_errc::timed_out:
+      return "the server did not answer in time";
+    case client_errc::tls_failed:
+      return "TLS handshake or certificate verification failed";
+    case client_errc::starttls_unavailable:
+      return "STARTTLS is required but not offered";
+    case client_errc::starttls_rejected:
+      return "the server refused STARTTLS";
     case client_errc::starttls_injection:
       return "the server sent plaintext after its STARTTLS reply (response injection)";
-    case client_errc::greeting_rejected: return "the server's greeting was a temporary failure";
-    case client_errc::greeting_rejected_permanent: return "the server refused the connection";
-    case client_errc::hello_rejected: return "EHLO/HELO got a temporary failure";
-    case client_errc::hello_rejected_permanent: return "EHLO/HELO was refused";
-    case client_errc::auth_unavailable: return "no usable AUTH mechanism offered by the server";
-    case client_errc::auth_failed: return "authentication failed";
-    case client_errc::auth_failed_transient: return "authentication failed temporarily";
+    case client_errc::greeting_rejected:
+      return "the server's greeting was a temporary failure";
+    case client_errc::greeting_rejected_permanent:
+      return "the server refused the connection";
+    case client_errc::hello_rejected:
+      return "EHLO/HELO got a temporary failure";
+    case client_errc::hello_rejected_permanent:
+      return "EHLO/HELO was refused";
+    case client_errc::auth_unavailable:
+      return "no usable AUTH mechanism offered by the server";
+    case client_errc::auth_failed:
+      return "authentication failed";
+    case client_errc::auth_failed_transient:
+      return "authentication failed temporarily";
     case client_errc::invalid_argument:
       return "an address or parameter cannot be sent in an SMTP command";
-    case client_errc::protocol_violation: return "the server answered out of sequence";
+    case client_errc::protocol_violation:
+      return "the server answered out of sequence";
     }
     return "unknown SMTP client error";
   }
@@ -44,13 +62,17 @@ public:
     case client_errc::hello_rejected_permanent:
     case client_errc::auth_unavailable:
     case client_errc::auth_failed:
-    case client_errc::invalid_argument: return true;
-    default: return false;
+    case client_errc::invalid_argument:
+      return true;
+    default:
+      return false;
     }
   }
 };
 
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
 
 } // namespace
 

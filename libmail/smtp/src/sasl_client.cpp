@@ -33,9 +33,12 @@ void secret::wipe() noexcept {
 
 std::string_view to_string(auth_mechanism m) noexcept {
   switch (m) {
-  case auth_mechanism::automatic: return "auto";
-  case auth_mechanism::plain: return "plain";
-  case auth_mechanism::login: return "login";
+  case auth_mechanism::automatic:
+    return "auto";
+  case auth_mechanism::plain:
+    return "plain";
+  case auth_mechanism::login:
+    return "login";
   }
   return "auto";
 }

@@ -15,7 +15,8 @@ std::string streamed(std::string_view body, canonicalization c, std::size_t chun
                      std::optional<std::uint64_t> limit = {}) {
   body_hasher h(c, hash_algorithm::sha256, limit);
   h.force_portable_scan(portable);
-  for (std::size_t p = 0; p < body.size(); p += chunk) h.update(body.substr(p, chunk));
+  for (std::size_t p = 0; p < body.size(); p += chunk)
+    h.update(body.substr(p, chunk));
   return h.finish();
 }
 
@@ -94,7 +95,8 @@ TEST(DkimCanon, StreamingMatchesReference) {
 
 TEST(DkimCanon, LongRunsUseVectorPath) {
   std::string body;
-  for (int i = 0; i < 5000; ++i) body += "The quick brown fox jumps over the lazy dog, again.\r\n";
+  for (int i = 0; i < 5000; ++i)
+    body += "The quick brown fox jumps over the lazy dog, again.\r\n";
   body += "tab\there  and trailing   \r\n\r\n\r\n";
   for (auto c : {canonicalization::simple, canonicalization::relaxed}) {
     const std::string want = sha256(canonicalize_body(body, c));

@@ -46,9 +46,12 @@ zone perl_zone() {
     if (sp == std::string::npos) continue;
     const std::string name = line.substr(0, sp);
     std::string value(mailkit::trim(std::string_view(line).substr(sp)));
-    if (value == "NXDOMAIN") z.nxdomain(name);
-    else if (value.size() >= 4 && value.substr(0, 2) == "~~") z.fail(name);
-    else z.txt(name, value == "\"\"" ? "" : value);
+    if (value == "NXDOMAIN")
+      z.nxdomain(name);
+    else if (value.size() >= 4 && value.substr(0, 2) == "~~")
+      z.fail(name);
+    else
+      z.txt(name, value == "\"\"" ? "" : value);
   }
   return z;
 }
@@ -91,7 +94,8 @@ TEST(DkimConformance, PerlCorpusDkimpyView) {
     const auto results = verify(msg, z, vo);
     const std::string got(to_string(summarize(results)));
     std::string why;
-    for (const auto& r : results) why += std::string(to_string(r.result)) + ": " + r.reason + "; ";
+    for (const auto& r : results)
+      why += std::string(to_string(r.result)) + ": " + r.reason + "; ";
     EXPECT_EQ(got, want) << file << " -> " << why;
     agreed += got == want;
     ++ran;
@@ -168,8 +172,10 @@ zone chasquid_zone(const std::string& path) {
         space = false;
         value.push_back(c);
       }
-      if (value == "TEMPERROR") z.fail(name);
-      else z.txt(name, value);
+      if (value == "TEMPERROR")
+        z.fail(name);
+      else
+        z.txt(name, value);
     }
     joined.clear();
   }
@@ -191,7 +197,8 @@ TEST(DkimConformance, Chasquid) {
     const auto results = verify(crlf(read_file(path)), z, vo);
     ++ran;
     if (!std::filesystem::exists(stem + ".result")) {
-      for (const auto& r : results) EXPECT_NE(r.result, result::pass) << base;
+      for (const auto& r : results)
+        EXPECT_NE(r.result, result::pass) << base;
       continue;
     }
     const auto json = boost::json::parse(read_file(stem + ".result")).as_object();
@@ -206,9 +213,12 @@ TEST(DkimConformance, Chasquid) {
       const std::string state(want[i].as_object().at("State").as_string());
       const result got = results[i].result;
       valid += got == result::pass;
-      if (state == "SUCCESS") EXPECT_EQ(got, result::pass) << base << " #" << i << ": " << results[i].reason;
-      else if (state == "TEMPFAIL") EXPECT_EQ(got, result::temperror) << base << " #" << i;
-      else EXPECT_TRUE(got == result::permerror || got == result::fail) << base << " #" << i;
+      if (state == "SUCCESS")
+        EXPECT_EQ(got, result::pass) << base << " #" << i << ": " << results[i].reason;
+      else if (state == "TEMPFAIL")
+        EXPECT_EQ(got, result::temperror) << base << " #" << i;
+      else
+        EXPECT_TRUE(got == result::permerror || got == result::fail) << base << " #" << i;
     }
     EXPECT_EQ(valid, static_cast<std::size_t>(json.at("Valid").as_int64())) << base;
   }

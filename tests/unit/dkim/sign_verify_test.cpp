@@ -13,17 +13,16 @@ using mailkit::dkim::test::zone;
 
 namespace {
 
-const std::string message =
-    "Received: from a by b; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
-    "From: Joe <joe@example.com>\r\n"
-    "To: Suzie <suzie@example.net>\r\n"
-    "Subject: Is dinner\r\n  ready?\r\n"
-    "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
-    "Message-ID: <1@example.com>\r\n"
-    "MIME-Version: 1.0\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "\r\n"
-    "Hi.\r\n\r\nWe lost the game.  Are you   hungry yet?\t\r\n\r\n\r\n";
+const std::string message = "Received: from a by b; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+                            "From: Joe <joe@example.com>\r\n"
+                            "To: Suzie <suzie@example.net>\r\n"
+                            "Subject: Is dinner\r\n  ready?\r\n"
+                            "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+                            "Message-ID: <1@example.com>\r\n"
+                            "MIME-Version: 1.0\r\n"
+                            "Content-Type: text/plain; charset=utf-8\r\n"
+                            "\r\n"
+                            "Hi.\r\n\r\nWe lost the game.  Are you   hungry yet?\t\r\n\r\n\r\n";
 
 const mailkit::manual_clock fixed = test::clock_at(1700000000);
 
@@ -123,7 +122,8 @@ TEST(DkimSignVerify, SansIoVerifier) {
   const auto qs = v.key_queries();
   ASSERT_EQ(qs.size(), 1u);
   EXPECT_EQ(qs[0].name, "rsa._domainkey.example.com");
-  for (std::size_t p = s.body_offset; p < m.size(); ++p) v.update_body(std::string_view(m).substr(p, 1));
+  for (std::size_t p = s.body_offset; p < m.size(); ++p)
+    v.update_body(std::string_view(m).substr(p, 1));
   v.provide_key_txt(qs[0].name, {the_keys().rsa.dns_txt()});
   EXPECT_TRUE(v.key_queries().empty());
   const auto r = v.finish();
@@ -171,7 +171,8 @@ TEST(DkimSignVerify, DnsOutcomes) {
   strict.txt("rsa._domainkey.example.com", the_keys().rsa.dns_txt() + "; t=s");
   EXPECT_EQ(check(ms, strict)[0].result, result::permerror);
   zone email_only;
-  email_only.txt("rsa._domainkey.example.com", "v=DKIM1; s=chat; " + the_keys().rsa.dns_txt().substr(9));
+  email_only.txt("rsa._domainkey.example.com",
+                 "v=DKIM1; s=chat; " + the_keys().rsa.dns_txt().substr(9));
   EXPECT_EQ(check(m, email_only)[0].result, result::permerror);
 }
 
@@ -187,10 +188,10 @@ TEST(DkimSignVerify, ExpiryAndFutureWithSkew) {
     return verify(m, z, vo)[0].result;
   };
   EXPECT_EQ(at(1700000000), result::pass);
-  EXPECT_EQ(at(1700000000 + 3600 + 299), result::pass);  // within the skew
+  EXPECT_EQ(at(1700000000 + 3600 + 299), result::pass); // within the skew
   EXPECT_EQ(at(1700000000 + 3600 + 301), result::permerror);
   EXPECT_EQ(at(1700000000 - 299), result::pass);
-  EXPECT_EQ(at(1700000000 - 301), result::permerror);  // t= in the future
+  EXPECT_EQ(at(1700000000 - 301), result::permerror); // t= in the future
 }
 
 // Adversarial: zero false passes.
@@ -221,11 +222,13 @@ TEST(DkimAdversarial, SecondFromAdded) {
     const std::string m = signed_message(message, opts(a));
     const auto pos = m.find("From: Joe");
     // Above and below the original: over-signing makes both fail.
-    EXPECT_EQ(check(m.substr(0, pos) + "From: evil@attacker.example\r\n" + m.substr(pos), z)[0].result,
-              result::fail);
+    EXPECT_EQ(
+        check(m.substr(0, pos) + "From: evil@attacker.example\r\n" + m.substr(pos), z)[0].result,
+        result::fail);
     const auto ins = m.find("To: Suzie");
-    EXPECT_EQ(check(m.substr(0, ins) + "From: evil@attacker.example\r\n" + m.substr(ins), z)[0].result,
-              result::fail);
+    EXPECT_EQ(
+        check(m.substr(0, ins) + "From: evil@attacker.example\r\n" + m.substr(ins), z)[0].result,
+        result::fail);
     // An added Cc (absent when signed) fails too.
     EXPECT_EQ(check(m.substr(0, ins) + "Cc: x@attacker.example\r\n" + m.substr(ins), z)[0].result,
               result::fail);
@@ -315,7 +318,8 @@ TEST(DkimAdversarial, FiftySignatures) {
   // Every signature forged onto a tampered copy: none pass.
   std::string t = m;
   t.replace(t.find("lost"), 4, "won!");
-  for (const auto& x : check(t, z)) EXPECT_NE(x.result, result::pass);
+  for (const auto& x : check(t, z))
+    EXPECT_NE(x.result, result::pass);
 }
 
 TEST(DkimAdversarial, FuzzedTagListsNeverPass) {
@@ -331,9 +335,15 @@ TEST(DkimAdversarial, FuzzedTagListsNeverPass) {
     const std::size_t pos = 16 + (seed >> 33) % (s.size() - 18);
     const char repl[] = {';', '=', ' ', 'a', '\t', '0', ':', 'X'};
     switch ((seed >> 20) % 3) {
-    case 0: s[pos] = repl[(seed >> 8) % 8]; break;
-    case 1: s.erase(pos, 1 + (seed >> 12) % 5); break;
-    default: s.insert(pos, std::string(1, repl[(seed >> 8) % 8])); break;
+    case 0:
+      s[pos] = repl[(seed >> 8) % 8];
+      break;
+    case 1:
+      s.erase(pos, 1 + (seed >> 12) % 5);
+      break;
+    default:
+      s.insert(pos, std::string(1, repl[(seed >> 8) % 8]));
+      break;
     }
     if (s.size() < 4 || s.substr(s.size() - 2) != "\r\n") continue;
     const auto r = check(s + rest, z);
@@ -342,8 +352,10 @@ TEST(DkimAdversarial, FuzzedTagListsNeverPass) {
       // Only harmless edits may pass: whitespace in FWS positions under relaxed canonicalization.
       std::string a, b;
       // (a CR or LF dropped from a fold is unfolded away by relaxed canonicalization too)
-      for (char c : s) if (!mailkit::is_space(c)) a.push_back(c);
-      for (char c : sig) if (!mailkit::is_space(c)) b.push_back(c);
+      for (char c : s)
+        if (!mailkit::is_space(c)) a.push_back(c);
+      for (char c : sig)
+        if (!mailkit::is_space(c)) b.push_back(c);
       EXPECT_EQ(a, b) << s;
     }
     ++mutated;
@@ -376,7 +388,8 @@ TEST(DkimKeys, PemRoundTripAndTxt) {
 }
 
 TEST(DkimKeys, SelectorRotation) {
-  const auto t = std::chrono::system_clock::time_point(std::chrono::seconds(1710028800)); // 2024-03-10
+  const auto t =
+      std::chrono::system_clock::time_point(std::chrono::seconds(1710028800)); // 2024-03-10
   EXPECT_EQ(selector_for(t), "mk202403");
   auto plan = plan_rotation("mk202402", t, key_type::ed25519);
   ASSERT_TRUE(plan);

@@ -35,13 +35,15 @@ TEST(DkimSignature, ParsesEveryTag) {
 }
 
 TEST(DkimSignature, Defaults) {
-  const auto r = parse_signature("v=1; a=ed25519-sha256; d=a.example; s=s; h=from; bh=AAAA; b=AAAA");
+  const auto r =
+      parse_signature("v=1; a=ed25519-sha256; d=a.example; s=s; h=from; bh=AAAA; b=AAAA");
   ASSERT_TRUE(r.sig) << r.error;
   EXPECT_EQ(r.sig->header_c, canonicalization::simple);
   EXPECT_EQ(r.sig->body_c, canonicalization::simple);
   EXPECT_EQ(r.sig->i, "@a.example");
   EXPECT_EQ(r.sig->q, "dns/txt");
-  const auto c = parse_signature("v=1; a=rsa-sha256; c=relaxed; d=a.example; s=s; h=from; bh=AAAA; b=AAAA");
+  const auto c =
+      parse_signature("v=1; a=rsa-sha256; c=relaxed; d=a.example; s=s; h=from; bh=AAAA; b=AAAA");
   ASSERT_TRUE(c.sig);
   EXPECT_EQ(c.sig->body_c, canonicalization::simple);
 }
@@ -53,7 +55,8 @@ TEST(DkimSignature, PermerrorReasons) {
       {base, "missing required tag v="},
       {"v=1; " + base + "; v=1", "duplicate tag"},
       {"v=2; " + base, "unsupported version"},
-      {"v=1; a=rsa-md5; d=example.com; s=s; h=from; bh=AAAA; b=AAAA", "unknown signature algorithm"},
+      {"v=1; a=rsa-md5; d=example.com; s=s; h=from; bh=AAAA; b=AAAA",
+       "unknown signature algorithm"},
       {"v=1; a=rsa-sha256; d=example.com; s=s; h=from; bh=AAAA", "missing required tag b="},
       {"v=1; a=rsa-sha256; d=example.com; s=s; h=from; b=AAAA", "missing required tag bh="},
       {"v=1; a=rsa-sha256; s=s; h=from; bh=AAAA; b=AAAA", "missing required tag d="},

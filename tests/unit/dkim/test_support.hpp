@@ -47,7 +47,8 @@ public:
     }
     if (it->second.fail) return tl::unexpected(make_error_code(mailkit::errc::timed_out));
     if (type == dns::rtype::txt)
-      for (const auto& t : it->second.records) a.records.push_back({t, 300});
+      for (const auto& t : it->second.records)
+        a.records.push_back({t, 300});
     return a;
   }
   std::size_t queries = 0;
@@ -69,7 +70,8 @@ inline std::string read_file(const std::string& path) {
 }
 
 inline mailkit::manual_clock clock_at(long long unix_seconds) {
-  return mailkit::manual_clock(std::chrono::system_clock::time_point(std::chrono::seconds(unix_seconds)));
+  return mailkit::manual_clock(
+      std::chrono::system_clock::time_point(std::chrono::seconds(unix_seconds)));
 }
 
 } // namespace mailkit::dkim::test

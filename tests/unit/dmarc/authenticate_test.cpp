@@ -31,14 +31,13 @@ const dkim::private_key& rsa_key() {
   return k;
 }
 
-constexpr std::string_view body_message =
-    "From: Alice <alice@example.com>\r\n"
-    "To: bob@example.net\r\n"
-    "Subject: hello\r\n"
-    "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
-    "Message-ID: <1@example.com>\r\n"
-    "\r\n"
-    "Hello Bob.\r\n";
+constexpr std::string_view body_message = "From: Alice <alice@example.com>\r\n"
+                                          "To: bob@example.net\r\n"
+                                          "Subject: hello\r\n"
+                                          "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+                                          "Message-ID: <1@example.com>\r\n"
+                                          "\r\n"
+                                          "Hello Bob.\r\n";
 
 std::string signed_by(std::string_view message, std::string_view domain,
                       const dkim::private_key& key = ed_key(), std::string_view selector = "sel") {
@@ -46,7 +45,7 @@ std::string signed_by(std::string_view message, std::string_view domain,
   o.domain = std::string(domain);
   o.selector = std::string(selector);
   o.algo = key.type() == dkim::key_type::ed25519 ? dkim::algorithm::ed25519_sha256
-                                                  : dkim::algorithm::rsa_sha256;
+                                                 : dkim::algorithm::rsa_sha256;
   o.clk = &test_clock();
   auto field = dkim::sign(message, key, o);
   EXPECT_TRUE(field.has_value());
@@ -87,8 +86,8 @@ protected:
 
 TEST_F(authenticate_test, all_pass_and_the_field) {
   const std::string msg = signed_by(body_message, "example.com");
-  const auto a = authenticate(zone, msg, params("192.0.2.10", "mail.example.com",
-                                                "bounce@example.com"));
+  const auto a =
+      authenticate(zone, msg, params("192.0.2.10", "mail.example.com", "bounce@example.com"));
   EXPECT_EQ(a.spf.result, spf::result::pass);
   ASSERT_EQ(a.dkim.size(), 1u);
   EXPECT_EQ(a.dkim[0].result, dkim::result::pass) << a.dkim[0].reason;
@@ -110,8 +109,8 @@ TEST_F(authenticate_test, all_pass_and_the_field) {
   EXPECT_EQ(a.header, expected);
 
   // It reads back as RFC 8601 says.
-  const std::string_view value = std::string_view(a.header).substr(
-      std::string_view("Authentication-Results:").size());
+  const std::string_view value =
+      std::string_view(a.header).substr(std::string_view("Authentication-Results:").size());
   const auto parsed = dkim::parse_authentication_results(value);
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->authserv_id, "mx.example.org");
@@ -160,9 +159,9 @@ TEST_F(authenticate_test, relay_spf_not_aligned_but_dkim_aligned_passes) {
   // The forwarder's own MAIL FROM passes SPF, but forwarder.net is not aligned with example.com;
   // the author's DKIM signature survived the relay, so DMARC passes.
   const std::string msg = signed_by(body_message, "example.com");
-  const auto a = authenticate(zone, msg,
-                              params("198.51.100.7", "mx.forwarder.net",
-                                     "SRS0=abcd=XY=example.com=bounce@forwarder.net"));
+  const auto a = authenticate(
+      zone, msg,
+      params("198.51.100.7", "mx.forwarder.net", "SRS0=abcd=XY=example.com=bounce@forwarder.net"));
   EXPECT_EQ(a.spf.result, spf::result::pass);
   EXPECT_EQ(a.dmarc.result, result::pass);
   EXPECT_FALSE(a.dmarc.spf_aligned);
@@ -173,9 +172,9 @@ TEST_F(authenticate_test, relay_spf_not_aligned_but_dkim_aligned_passes) {
   // The same relay with the body changed on the way: DKIM fails, and so does DMARC.
   std::string broken = msg;
   broken.replace(broken.find("Hello Bob."), 10, "Hello Eve.");
-  const auto b = authenticate(zone, broken,
-                              params("198.51.100.7", "mx.forwarder.net",
-                                     "SRS0=abcd=XY=example.com=bounce@forwarder.net"));
+  const auto b = authenticate(
+      zone, broken,
+      params("198.51.100.7", "mx.forwarder.net", "SRS0=abcd=XY=example.com=bounce@forwarder.net"));
   ASSERT_EQ(b.dkim.size(), 1u);
   EXPECT_EQ(b.dkim[0].result, dkim::result::fail);
   EXPECT_EQ(b.dmarc.result, result::fail);
@@ -184,8 +183,8 @@ TEST_F(authenticate_test, relay_spf_not_aligned_but_dkim_aligned_passes) {
 
 TEST_F(authenticate_test, nothing_published_is_none_everywhere) {
   const std::string msg = "From: x@nothing.example\r\nSubject: s\r\n\r\nbody\r\n";
-  const auto a = authenticate(zone, msg,
-                              params("192.0.2.1", "host.nothing.example", "x@nothing.example"));
+  const auto a =
+      authenticate(zone, msg, params("192.0.2.1", "host.nothing.example", "x@nothing.example"));
   EXPECT_EQ(a.spf.result, spf::result::none);
   EXPECT_TRUE(a.dkim.empty());
   EXPECT_EQ(a.dmarc.result, result::none);
@@ -198,8 +197,8 @@ TEST_F(authenticate_test, temporary_dns_failures_are_temperror) {
   zone.fail("example.com", dns::rtype::txt);
   zone.fail("sel._domainkey.example.com", dns::rtype::txt);
   const std::string msg = signed_by(body_message, "example.com");
-  const auto a = authenticate(zone, msg,
-                              params("192.0.2.10", "mail.example.com", "bounce@example.com"));
+  const auto a =
+      authenticate(zone, msg, params("192.0.2.10", "mail.example.com", "bounce@example.com"));
   EXPECT_EQ(a.spf.result, spf::result::temperror);
   ASSERT_EQ(a.dkim.size(), 1u);
   EXPECT_EQ(a.dkim[0].result, dkim::result::temperror);
@@ -213,8 +212,8 @@ TEST_F(authenticate_test, temporary_dns_failures_are_temperror) {
 TEST_F(authenticate_test, dmarc_discovery_failure_with_spf_and_dkim_pass) {
   zone.fail("_dmarc.example.com", dns::rtype::txt);
   const std::string msg = signed_by(body_message, "example.com");
-  const auto a = authenticate(zone, msg,
-                              params("192.0.2.10", "mail.example.com", "bounce@example.com"));
+  const auto a =
+      authenticate(zone, msg, params("192.0.2.10", "mail.example.com", "bounce@example.com"));
   EXPECT_EQ(a.spf.result, spf::result::pass);
   EXPECT_EQ(a.dkim.at(0).result, dkim::result::pass);
   EXPECT_EQ(a.dmarc.result, result::temperror);
@@ -222,8 +221,8 @@ TEST_F(authenticate_test, dmarc_discovery_failure_with_spf_and_dkim_pass) {
 
 TEST_F(authenticate_test, no_from_field) {
   const std::string msg = "To: bob@example.net\r\nSubject: anonymous\r\n\r\nbody\r\n";
-  const auto a = authenticate(zone, msg,
-                              params("192.0.2.10", "mail.example.com", "bounce@example.com"));
+  const auto a =
+      authenticate(zone, msg, params("192.0.2.10", "mail.example.com", "bounce@example.com"));
   EXPECT_EQ(a.spf.result, spf::result::pass);
   EXPECT_EQ(a.from_fields, 0u);
   EXPECT_TRUE(a.from_domains.empty());
@@ -236,8 +235,8 @@ TEST_F(authenticate_test, no_from_field) {
 TEST_F(authenticate_test, two_from_fields_strictest_failing_policy_wins) {
   const std::string msg = "From: a@lax.example\r\nFrom: b@strict.example\r\n"
                           "Subject: two\r\n\r\nbody\r\n";
-  const auto a = authenticate(zone, msg,
-                              params("192.0.2.10", "mail.example.com", "bounce@example.com"));
+  const auto a =
+      authenticate(zone, msg, params("192.0.2.10", "mail.example.com", "bounce@example.com"));
   EXPECT_EQ(a.from_fields, 2u);
   EXPECT_EQ(a.from_domains, (std::vector<std::string>{"lax.example", "strict.example"}));
   EXPECT_EQ(a.dmarc.result, result::fail);
@@ -246,8 +245,8 @@ TEST_F(authenticate_test, two_from_fields_strictest_failing_policy_wins) {
 
   // One field, two mailboxes of one domain (in different case): one domain, checked once.
   const std::string one = "From: a@Example.com, b@example.COM\r\n\r\nbody\r\n";
-  const auto b = authenticate(zone, one,
-                              params("192.0.2.10", "mail.example.com", "bounce@example.com"));
+  const auto b =
+      authenticate(zone, one, params("192.0.2.10", "mail.example.com", "bounce@example.com"));
   EXPECT_EQ(b.from_fields, 1u);
   EXPECT_EQ(b.from_domains, std::vector<std::string>{"example.com"});
   EXPECT_EQ(b.dmarc.result, result::pass);
@@ -320,8 +319,8 @@ TEST_F(authenticate_test, lf_line_endings) {
   std::string lf;
   for (char c : signed_by(body_message, "example.com"))
     if (c != '\r') lf.push_back(c);
-  const auto a = authenticate(zone, lf, params("192.0.2.10", "mail.example.com",
-                                               "bounce@example.com"));
+  const auto a =
+      authenticate(zone, lf, params("192.0.2.10", "mail.example.com", "bounce@example.com"));
   EXPECT_EQ(a.from_domains, std::vector<std::string>{"example.com"});
   ASSERT_EQ(a.dkim.size(), 1u);
   EXPECT_EQ(a.dkim[0].result, dkim::result::pass) << a.dkim[0].reason;

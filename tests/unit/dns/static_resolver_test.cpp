@@ -183,10 +183,20 @@ TEST(dns_static, query_names_read_as_to_ascii_reads_them) {
   z.add("*.wild.example", dns::rtype::a, "192.0.2.2");
   const std::string l63(63, 'a'), l64(64, 'a');
   z.add(l63 + ".example", dns::rtype::a, "192.0.2.3");
-  const std::string names[] = {"www.example.com", "WWW.Example.COM.", "www.example.com..",
-                               ".www.example.com", "", ".", "x.wild.example", "A.B.WILD.example",
-                               l63 + ".example", l64 + ".example", std::string("a\0b.example", 11),
-                               std::string(250, 'a') + ".com", "bücher.example", "_dmarc.Ex-1.org"};
+  const std::string names[] = {"www.example.com",
+                               "WWW.Example.COM.",
+                               "www.example.com..",
+                               ".www.example.com",
+                               "",
+                               ".",
+                               "x.wild.example",
+                               "A.B.WILD.example",
+                               l63 + ".example",
+                               l64 + ".example",
+                               std::string("a\0b.example", 11),
+                               std::string(250, 'a') + ".com",
+                               "bücher.example",
+                               "_dmarc.Ex-1.org"};
   for (const auto& n : names) {
     const auto expected_key = dns::to_ascii(n);
     const auto r = z.lookup(n, dns::rtype::a);

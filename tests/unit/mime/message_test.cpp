@@ -633,14 +633,13 @@ TEST(message, alternative_nested_under_a_decided_branch_does_not_crash) {
   // an inline part of that mixed branch decided against the HTML body (RFC 8621 §4.1.4
   // parseStructure sets it to null). The nested alternative's HTML part then joins no body, and
   // the outer alternative, having found only text, uses the text parts as its HTML body too.
-  auto m = must_parse(
-      "Content-Type: multipart/alternative; boundary=a\n\n"
-      "--a\nContent-Type: multipart/mixed; boundary=b\n\n"
-      "--b\nContent-Type: text/plain\n\nplain\n"
-      "--b\nContent-Type: multipart/alternative; boundary=c\n\n"
-      "--c\nContent-Type: text/html\n\n<p>x</p>\n"
-      "--c\nContent-Type: text/plain\n\ny\n"
-      "--c--\n--b--\n--a--\n");
+  auto m = must_parse("Content-Type: multipart/alternative; boundary=a\n\n"
+                      "--a\nContent-Type: multipart/mixed; boundary=b\n\n"
+                      "--b\nContent-Type: text/plain\n\nplain\n"
+                      "--b\nContent-Type: multipart/alternative; boundary=c\n\n"
+                      "--c\nContent-Type: text/html\n\n<p>x</p>\n"
+                      "--c\nContent-Type: text/plain\n\ny\n"
+                      "--c--\n--b--\n--a--\n");
   const auto s = m.body_structure();
   ASSERT_EQ(s.text_body.size(), 2u);
   EXPECT_EQ(s.html_body, s.text_body);

@@ -72,8 +72,12 @@ run_result drive(smtp::client_options opts, std::deque<std::string> server,
         c.quit();
       }
       break;
-    case action::transaction_done: out.results.push_back(c.take_result()); break;
-    case action::closed: out.closed = true; return out;
+    case action::transaction_done:
+      out.results.push_back(c.take_result());
+      break;
+    case action::closed:
+      out.closed = true;
+      return out;
     case action::failed:
       out.error = c.error();
       out.error_reply = c.error_reply();
@@ -120,8 +124,8 @@ TEST(ClientCore, MinimalDialogueWithoutExtensions) {
 TEST(ClientCore, HeloFallbackOn500And502) {
   for (const char* refusal : {"500 what?\r\n", "502 not implemented\r\n"}) {
     auto r = drive(plain_opts(),
-                   {greeting, refusal, "250 mx.test\r\n", "250 ok\r\n", "250 ok\r\n",
-                    "354 go\r\n", "250 ok\r\n", "221 bye\r\n"},
+                   {greeting, refusal, "250 mx.test\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n",
+                    "250 ok\r\n", "221 bye\r\n"},
                    {{env("a@x.test", {"b@y.test"}), msg}});
     EXPECT_TRUE(r.closed) << r.detail;
     EXPECT_NE(r.sent.find("EHLO client.test\r\nHELO client.test\r\n"), std::string::npos);
@@ -176,10 +180,9 @@ TEST(ClientCore, StartTlsRequiredButNotOffered) {
 TEST(ClientCore, StartTlsOpportunisticFallsBackToPlaintext) {
   auto o = plain_opts();
   o.starttls = true;
-  auto r = drive(o,
-                 {greeting, "250-mx.test\r\n250 STARTTLS\r\n", "454 TLS not available\r\n",
-                  "221 bye\r\n"},
-                 {});
+  auto r = drive(
+      o, {greeting, "250-mx.test\r\n250 STARTTLS\r\n", "454 TLS not available\r\n", "221 bye\r\n"},
+      {});
   EXPECT_TRUE(r.closed) << r.detail;
   EXPECT_EQ(r.handshakes, 0);
   auto o2 = o;
@@ -192,10 +195,9 @@ TEST(ClientCore, StartTlsResponseInjectionIsRefused) {
   auto o = plain_opts();
   o.starttls = o.require_starttls = true;
   // The 220 and a forged EHLO reply arrive together, before any handshake.
-  auto r = drive(o,
-                 {greeting, "250-mx.test\r\n250 STARTTLS\r\n",
-                  "220 go\r\n250-evil\r\n250 AUTH PLAIN\r\n"},
-                 {});
+  auto r = drive(
+      o, {greeting, "250-mx.test\r\n250 STARTTLS\r\n", "220 go\r\n250-evil\r\n250 AUTH PLAIN\r\n"},
+      {});
   EXPECT_EQ(r.error, smtp::client_errc::starttls_injection);
   EXPECT_EQ(r.handshakes, 0);
 }
@@ -204,9 +206,8 @@ TEST(ClientCore, AuthPlainWithInitialResponse) {
   auto o = plain_opts();
   o.auth = smtp::credentials{"user@x.test", smtp::secret("s3cret")};
   o.auth_without_tls = true;
-  auto r = drive(o, {greeting, "250-mx.test\r\n250 AUTH LOGIN PLAIN\r\n", "235 ok\r\n",
-                     "221 bye\r\n"},
-                 {});
+  auto r = drive(
+      o, {greeting, "250-mx.test\r\n250 AUTH LOGIN PLAIN\r\n", "235 ok\r\n", "221 bye\r\n"}, {});
   EXPECT_TRUE(r.closed) << r.detail;
   const std::string expected = mailkit::base64::encode(std::string("\0user@x.test\0s3cret", 19));
   EXPECT_EQ(r.sent, "EHLO client.test\r\nAUTH PLAIN " + expected + "\r\nQUIT\r\n");
@@ -218,9 +219,9 @@ TEST(ClientCore, AuthPlainLongUserNameGoesAfterTheChallenge) {
   const std::string user = "ocid1.user.oc1.." + std::string(400, 'a') + "@ocid1.tenancy.oc1..x";
   o.auth = smtp::credentials{user, smtp::secret("pw")};
   o.auth_without_tls = true;
-  auto r = drive(o, {greeting, "250-mx.test\r\n250 AUTH PLAIN\r\n", "334 \r\n", "235 ok\r\n",
-                     "221 bye\r\n"},
-                 {});
+  auto r = drive(
+      o, {greeting, "250-mx.test\r\n250 AUTH PLAIN\r\n", "334 \r\n", "235 ok\r\n", "221 bye\r\n"},
+      {});
   EXPECT_TRUE(r.closed) << r.detail;
   const std::string response = smtp::sasl_plain_response(*o.auth);
   EXPECT_GT(response.size() + 13, smtp::max_command_line);
@@ -229,8 +230,8 @@ TEST(ClientCore, AuthPlainLongUserNameGoesAfterTheChallenge) {
   // A 150-character user name still fits the initial response.
   auto o2 = o;
   o2.auth = smtp::credentials{std::string(150, 'u'), smtp::secret("password-20-chars..")};
-  auto r2 = drive(o2, {greeting, "250-mx.test\r\n250 AUTH PLAIN\r\n", "235 ok\r\n", "221 x\r\n"},
-                  {});
+  auto r2 =
+      drive(o2, {greeting, "250-mx.test\r\n250 AUTH PLAIN\r\n", "235 ok\r\n", "221 x\r\n"}, {});
   EXPECT_NE(r2.sent.find("AUTH PLAIN " + smtp::sasl_plain_response(*o2.auth) + "\r\n"),
             std::string::npos);
 }
@@ -262,16 +263,16 @@ TEST(ClientCore, AuthAbsentOrRefused) {
   auto other = drive(o, {greeting, "250-mx.test\r\n250 AUTH CRAM-MD5 XOAUTH2\r\n"}, {});
   EXPECT_EQ(other.error, smtp::client_errc::auth_unavailable);
   EXPECT_NE(other.detail.find("CRAM-MD5"), std::string::npos);
-  auto bad = drive(o, {greeting, "250-mx.test\r\n250 AUTH PLAIN\r\n",
-                       "535 5.7.8 Authentication credentials invalid\r\n"},
+  auto bad = drive(o,
+                   {greeting, "250-mx.test\r\n250 AUTH PLAIN\r\n",
+                    "535 5.7.8 Authentication credentials invalid\r\n"},
                    {});
   EXPECT_EQ(bad.error, smtp::client_errc::auth_failed);
   EXPECT_TRUE(mailkit::is_permanent(bad.error));
   ASSERT_TRUE(bad.error_reply);
   EXPECT_EQ(bad.error_reply->enhanced->to_string(), "5.7.8");
   EXPECT_EQ(bad.detail.find("p\r"), std::string::npos);
-  auto later = drive(o, {greeting, "250-mx.test\r\n250 AUTH PLAIN\r\n", "454 4.7.0 later\r\n"},
-                     {});
+  auto later = drive(o, {greeting, "250-mx.test\r\n250 AUTH PLAIN\r\n", "454 4.7.0 later\r\n"}, {});
   EXPECT_EQ(later.error, smtp::client_errc::auth_failed_transient);
   EXPECT_FALSE(mailkit::is_permanent(later.error));
 }
@@ -288,9 +289,8 @@ TEST(ClientCore, AuthUnexpectedChallengeIsCancelled) {
   auto o = plain_opts();
   o.auth = smtp::credentials{"u", smtp::secret("p")};
   o.auth_without_tls = true;
-  auto r = drive(o, {greeting, "250-mx.test\r\n250 AUTH PLAIN\r\n", "334 more?\r\n",
-                     "501 cancelled\r\n"},
-                 {});
+  auto r = drive(
+      o, {greeting, "250-mx.test\r\n250 AUTH PLAIN\r\n", "334 more?\r\n", "501 cancelled\r\n"}, {});
   EXPECT_EQ(r.error, smtp::client_errc::protocol_violation);
   EXPECT_NE(r.sent.find("\r\n*\r\n"), std::string::npos);
 }
@@ -352,8 +352,8 @@ TEST(ClientCore, PipeliningDataAcceptedAfterAllRefusedSendsLoneDot) {
 }
 
 TEST(ClientCore, MailRefusedEveryRecipientCarriesItsReply) {
-  auto r = drive(plain_opts(), {greeting, "250 mx.test\r\n", "553 5.7.1 sender not approved\r\n",
-                                "221 bye\r\n"},
+  auto r = drive(plain_opts(),
+                 {greeting, "250 mx.test\r\n", "553 5.7.1 sender not approved\r\n", "221 bye\r\n"},
                  {{env("a@x.test", {"b@y.test", "c@y.test"}), msg}});
   EXPECT_TRUE(r.closed) << r.detail;
   const auto& t = r.results.at(0);
@@ -508,8 +508,9 @@ TEST(ClientCore, DsnParametersOnlyWhenOffered) {
                     {{e, msg}});
   EXPECT_NE(with.sent.find("MAIL FROM:<a@x.test> RET=HDRS ENVID=id+2B1+3D2+20x\r\n"),
             std::string::npos);
-  EXPECT_NE(with.sent.find("RCPT TO:<b@y.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b+2Btag@y.test\r\n"),
-            std::string::npos);
+  EXPECT_NE(
+      with.sent.find("RCPT TO:<b@y.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b+2Btag@y.test\r\n"),
+      std::string::npos);
   auto without = drive(plain_opts(),
                        {greeting, "250 mx.test\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n",
                         "250 ok\r\n", "221 bye\r\n"},
@@ -542,11 +543,11 @@ TEST(ClientCore, InvalidEnvelopeNeverReachesTheWire) {
 }
 
 TEST(ClientCore, NullSenderAndTwoTransactions) {
-  auto r = drive(plain_opts(),
-                 {greeting, "250 mx.test\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n",
-                  "250 ok\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 ok\r\n",
-                  "221 bye\r\n"},
-                 {{env("", {"b@y.test"}), msg}, {env("a@x.test", {"c@y.test"}), msg}});
+  auto r =
+      drive(plain_opts(),
+            {greeting, "250 mx.test\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 ok\r\n",
+             "250 ok\r\n", "250 ok\r\n", "354 go\r\n", "250 ok\r\n", "221 bye\r\n"},
+            {{env("", {"b@y.test"}), msg}, {env("a@x.test", {"c@y.test"}), msg}});
   EXPECT_TRUE(r.closed) << r.detail;
   EXPECT_NE(r.sent.find("MAIL FROM:<>\r\n"), std::string::npos);
   EXPECT_EQ(r.sent.find("RSET"), std::string::npos); // the first ended cleanly
@@ -564,7 +565,8 @@ TEST(ClientCore, AllRecipientsRefusedThenRsetBeforeTheNext) {
 }
 
 TEST(ClientCore, ServiceClosingDuringRecipients) {
-  auto r = drive(plain_opts(), {greeting, "250 mx.test\r\n", "250 ok\r\n", "421 4.3.2 shutting down\r\n"},
+  auto r = drive(plain_opts(),
+                 {greeting, "250 mx.test\r\n", "250 ok\r\n", "421 4.3.2 shutting down\r\n"},
                  {{env("a@x.test", {"b@y.test", "c@y.test"}), msg}});
   ASSERT_EQ(r.results.size(), 1u);
   for (const auto& rc : r.results[0].recipients)
@@ -573,8 +575,9 @@ TEST(ClientCore, ServiceClosingDuringRecipients) {
 }
 
 TEST(ClientCore, ConnectionDroppedAfterTheDot) {
-  auto r = drive(plain_opts(), {greeting, "250 mx.test\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n"},
-                 {{env("a@x.test", {"b@y.test"}), msg}});
+  auto r =
+      drive(plain_opts(), {greeting, "250 mx.test\r\n", "250 ok\r\n", "250 ok\r\n", "354 go\r\n"},
+            {{env("a@x.test", {"b@y.test"}), msg}});
   EXPECT_EQ(r.error, smtp::client_errc::connection_closed);
   EXPECT_FALSE(mailkit::is_permanent(r.error));
   EXPECT_TRUE(r.results.empty()); // unknown outcome: the queue keeps the message (retry)

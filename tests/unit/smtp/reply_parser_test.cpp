@@ -124,11 +124,9 @@ INSTANTIATE_TEST_SUITE_P(
                     bad_case{"two digits", "25 OK\r\n"}, bad_case{"letters", "2x0 OK\r\n"},
                     bad_case{"class 1", "150 OK\r\n"}, bad_case{"class 6", "650 OK\r\n"},
                     bad_case{"second digit 9", "290 OK\r\n"},
-                    bad_case{"bad separator", "250_OK\r\n"},
-                    bad_case{"four digits", "2500 OK\r\n"},
+                    bad_case{"bad separator", "250_OK\r\n"}, bad_case{"four digits", "2500 OK\r\n"},
                     bad_case{"code changes mid reply", "250-a\r\n550 b\r\n"},
-                    bad_case{"no line end", "250 a"},
-                    bad_case{"empty line", "\r\n"},
+                    bad_case{"no line end", "250 a"}, bad_case{"empty line", "\r\n"},
                     bad_case{"trailing bytes", "250 OK\r\nX"}),
     [](const testing::TestParamInfo<bad_case>& i) {
       std::string n = i.param.name;

@@ -16,23 +16,23 @@ namespace mailkit::dkim {
 
 /// A parsed DKIM-Signature. Strings are owned; `raw_value` is the field value as received.
 struct signature {
-  int version = 1;                                       ///< v=, must be 1
-  algorithm algo = algorithm::rsa_sha256;                ///< a=
-  std::string a_text;                                    ///< a= as written
-  std::string b;                                         ///< b=, decoded signature
-  std::string bh;                                        ///< bh=, decoded body hash
-  canonicalization header_c = canonicalization::simple;  ///< c= (header part)
-  canonicalization body_c = canonicalization::simple;    ///< c= (body part)
-  std::string d;                                         ///< d=, SDID (as written)
-  std::vector<std::string> h;                            ///< h=, signed header names, in order
-  std::string i;                                         ///< i=, AUID (default "@" + d)
-  std::optional<std::uint64_t> l;                        ///< l=, body length limit
-  std::string q;                                         ///< q= as written ("dns/txt" default)
-  std::string s;                                         ///< s=, selector
-  std::optional<std::uint64_t> t;                        ///< t=, signature timestamp
-  std::optional<std::uint64_t> x;                        ///< x=, expiration
-  std::string z;                                         ///< z=, copied headers (raw)
-  std::string b_text;                                    ///< b= as written (for header.b)
+  int version = 1;                                      ///< v=, must be 1
+  algorithm algo = algorithm::rsa_sha256;               ///< a=
+  std::string a_text;                                   ///< a= as written
+  std::string b;                                        ///< b=, decoded signature
+  std::string bh;                                       ///< bh=, decoded body hash
+  canonicalization header_c = canonicalization::simple; ///< c= (header part)
+  canonicalization body_c = canonicalization::simple;   ///< c= (body part)
+  std::string d;                                        ///< d=, SDID (as written)
+  std::vector<std::string> h;                           ///< h=, signed header names, in order
+  std::string i;                                        ///< i=, AUID (default "@" + d)
+  std::optional<std::uint64_t> l;                       ///< l=, body length limit
+  std::string q;                                        ///< q= as written ("dns/txt" default)
+  std::string s;                                        ///< s=, selector
+  std::optional<std::uint64_t> t;                       ///< t=, signature timestamp
+  std::optional<std::uint64_t> x;                       ///< x=, expiration
+  std::string z;                                        ///< z=, copied headers (raw)
+  std::string b_text;                                   ///< b= as written (for header.b)
 
   /// "selector._domainkey.domain": where the key record lives (RFC 6376 §3.6.2.1).
   [[nodiscard]] std::string key_name() const;

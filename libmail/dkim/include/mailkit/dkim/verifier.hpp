@@ -33,30 +33,30 @@
 namespace mailkit::dkim {
 
 struct verify_options {
-  const clock* clk = nullptr;                   ///< default: default_clock()
-  std::chrono::seconds clock_skew{300};         ///< allowance for x= and future t=
-  bool allow_rsa_sha1 = false;                  ///< RFC 8301 §3.1: off
-  unsigned min_rsa_bits = 1024;                 ///< RFC 8301 §3.2
+  const clock* clk = nullptr;           ///< default: default_clock()
+  std::chrono::seconds clock_skew{300}; ///< allowance for x= and future t=
+  bool allow_rsa_sha1 = false;          ///< RFC 8301 §3.1: off
+  unsigned min_rsa_bits = 1024;         ///< RFC 8301 §3.2
   unsigned max_rsa_bits = 4096;
-  std::size_t max_signatures = 20;              ///< further signatures are permerror, no DNS
-  std::size_t max_key_records = 4;              ///< TXT records tried per selector
+  std::size_t max_signatures = 20; ///< further signatures are permerror, no DNS
+  std::size_t max_key_records = 4; ///< TXT records tried per selector
 };
 
 /// The result of one signature.
 struct signature_result {
   dkim::result result = dkim::result::none;
-  std::string reason;           ///< why, in words (empty on pass)
-  std::string domain;           ///< d= (header.d)
-  std::string selector;         ///< s=
-  std::string identity;         ///< i= (header.i)
-  std::string algorithm;        ///< a= as written
-  std::string b_prefix;         ///< the first 12 characters of b= (header.b, RFC 6008)
-  unsigned key_bits = 0;        ///< RSA modulus size / 256 for Ed25519, when the key was read
-  bool weak = false;            ///< passed with rsa-sha1 (RFC 8301)
-  bool testing = false;         ///< the key record has t=y
-  std::optional<std::uint64_t> body_length;   ///< l= when present
-  std::uint64_t unsigned_body_octets = 0;     ///< canonical body octets beyond l= (not covered)
-  std::size_t field_index = 0;  ///< which DKIM-Signature field (0 = topmost)
+  std::string reason;    ///< why, in words (empty on pass)
+  std::string domain;    ///< d= (header.d)
+  std::string selector;  ///< s=
+  std::string identity;  ///< i= (header.i)
+  std::string algorithm; ///< a= as written
+  std::string b_prefix;  ///< the first 12 characters of b= (header.b, RFC 6008)
+  unsigned key_bits = 0; ///< RSA modulus size / 256 for Ed25519, when the key was read
+  bool weak = false;     ///< passed with rsa-sha1 (RFC 8301)
+  bool testing = false;  ///< the key record has t=y
+  std::optional<std::uint64_t> body_length; ///< l= when present
+  std::uint64_t unsigned_body_octets = 0;   ///< canonical body octets beyond l= (not covered)
+  std::size_t field_index = 0;              ///< which DKIM-Signature field (0 = topmost)
 };
 
 /// A DNS question the verifier needs answered: TXT at `name`.

@@ -40,9 +40,9 @@ namespace mailkit::dmarc {
 
 /// Policy knobs; the defaults are what a receiving MTA wants.
 struct authenticate_options {
-  spf::limits spf_limits;      ///< RFC 7208 §4.6.4 limits
-  dkim::verify_options dkim;   ///< key sizes, rsa-sha1, clock skew (its clock is replaced by
-                               ///< authenticate_params::clk when that is set)
+  spf::limits spf_limits;    ///< RFC 7208 §4.6.4 limits
+  dkim::verify_options dkim; ///< key sizes, rsa-sha1, clock skew (its clock is replaced by
+                             ///< authenticate_params::clk when that is set)
   /// pct sampling (RFC 7489 §6.6.4): fixed draw in [0, 100) or a seed; random when both unset.
   std::optional<unsigned> sample;
   std::optional<std::uint32_t> seed;
@@ -50,22 +50,22 @@ struct authenticate_options {
 
 /// The envelope and context of one received message.
 struct authenticate_params {
-  spf::ip_address ip;        ///< the SMTP client's address
-  std::string helo;          ///< EHLO/HELO argument as given
-  std::string mail_from;     ///< MAIL FROM reverse-path without angle brackets; "" for <>
-  std::string authserv_id;   ///< this host's authserv-id (RFC 8601 §2.5), e.g. "mx.example.org"
+  spf::ip_address ip;         ///< the SMTP client's address
+  std::string helo;           ///< EHLO/HELO argument as given
+  std::string mail_from;      ///< MAIL FROM reverse-path without angle brackets; "" for <>
+  std::string authserv_id;    ///< this host's authserv-id (RFC 8601 §2.5), e.g. "mx.example.org"
   const clock* clk = nullptr; ///< "now" for DKIM x=/t= and SPF %{t}; default_clock() when null
   authenticate_options options;
 };
 
 /// Everything the checks found.
 struct authentication {
-  spf::check_result spf;                   ///< SPF on MAIL FROM (or HELO for a null path)
-  spf::check_params spf_params;            ///< what SPF checked (identity, sender, domain)
+  spf::check_result spf;                    ///< SPF on MAIL FROM (or HELO for a null path)
+  spf::check_params spf_params;             ///< what SPF checked (identity, sender, domain)
   std::vector<dkim::signature_result> dkim; ///< one per DKIM-Signature field, topmost first
-  check_result dmarc;                      ///< DMARC for the From domain(s)
-  std::vector<std::string> from_domains;   ///< the From domains found, lower case, distinct
-  std::size_t from_fields = 0;             ///< number of From fields (RFC 5322 says exactly 1)
+  check_result dmarc;                       ///< DMARC for the From domain(s)
+  std::vector<std::string> from_domains;    ///< the From domains found, lower case, distinct
+  std::size_t from_fields = 0;              ///< number of From fields (RFC 5322 says exactly 1)
   /// The complete field, ready to prepend: "Authentication-Results: <authserv-id>;\r\n\tspf=...;
   /// \r\n\tdkim=...;\r\n\tdmarc=...\r\n" (folded, ending in CRLF).
   std::string header;

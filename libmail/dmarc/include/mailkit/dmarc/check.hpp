@@ -125,8 +125,8 @@ void async_check(dns::resolver& resolver, check_params params,
 void async_check_from_domains(dns::resolver& resolver, std::vector<std::string> from_domains,
                               check_params base, std::function<void(check_result)> handler);
 
-/// RFC 7489 §11.2 / RFC 8601: "dmarc=fail (p=reject dis=quarantine) header.from=example.com"; header.from
-/// is quoted when it is not a dot-atom.
+/// RFC 7489 §11.2 / RFC 8601: "dmarc=fail (p=reject dis=quarantine) header.from=example.com";
+/// header.from is quoted when it is not a dot-atom.
 [[nodiscard]] std::string authentication_results_part(const check_result& res);
 
 } // namespace mailkit::dmarc

@@ -110,12 +110,12 @@ struct recipient_result {
 /// Why a message was refused before it was offered (see the file comment).
 enum class local_refusal {
   none = 0,
-  size_exceeded,      ///< larger than the server's SIZE: 552 5.3.4
-  smtputf8_required,  ///< non-ASCII envelope or headers, no SMTPUTF8: 553 5.6.7
-  eightbit_required,  ///< 8-bit body, no 8BITMIME: 554 5.6.3
-  no_recipients,      ///< the envelope has no recipient: 554 5.5.1
-  invalid_envelope,   ///< an address or DSN parameter cannot be sent (CR, LF, NUL, "<", ">",
-                      ///< a bad NOTIFY or RET): 553 5.1.3 / 501 5.5.4
+  size_exceeded,     ///< larger than the server's SIZE: 552 5.3.4
+  smtputf8_required, ///< non-ASCII envelope or headers, no SMTPUTF8: 553 5.6.7
+  eightbit_required, ///< 8-bit body, no 8BITMIME: 554 5.6.3
+  no_recipients,     ///< the envelope has no recipient: 554 5.5.1
+  invalid_envelope,  ///< an address or DSN parameter cannot be sent (CR, LF, NUL, "<", ">",
+                     ///< a bad NOTIFY or RET): 553 5.1.3 / 501 5.5.4
 };
 
 /// The outcome of one transaction.
@@ -250,7 +250,7 @@ private:
 [[nodiscard]] std::string xtext_encode(std::string_view s);
 /// What the message needs from the server.
 struct message_needs {
-  bool eightbit = false; ///< some octet >= 0x80 anywhere
+  bool eightbit = false;     ///< some octet >= 0x80 anywhere
   bool utf8_headers = false; ///< some octet >= 0x80 in the header section
 };
 [[nodiscard]] message_needs inspect_message(std::string_view message) noexcept;

@@ -51,7 +51,7 @@ enum class tls_mode {
 
 /// Per-step timeouts. Defaults are RFC 5321 §4.5.3.2's minimums.
 struct session_timeouts {
-  std::chrono::milliseconds connect{std::chrono::seconds(30)}; ///< per address (our choice)
+  std::chrono::milliseconds connect{std::chrono::seconds(30)};        ///< per address (our choice)
   std::chrono::milliseconds greeting{std::chrono::minutes(5)};        ///< §4.5.3.2.1
   std::chrono::milliseconds command{std::chrono::minutes(5)};         ///< EHLO, AUTH, QUIT ...
   std::chrono::milliseconds mail{std::chrono::minutes(5)};            ///< §4.5.3.2.2

@@ -31,27 +31,27 @@ namespace mailkit::smtp {
 /// whole connection. `is_permanent()` answers for each.
 enum class client_errc {
   ok = 0,
-  malformed_reply = 1,    ///< the server sent bytes that are not an SMTP reply (transient)
-  reply_line_too_long,    ///< a reply line exceeded reply_limits::max_line (transient)
-  reply_too_long,         ///< a reply had more lines or bytes than reply_limits allow (transient)
-  connection_failed,      ///< no address of the destination accepted a connection (transient)
-  connection_closed,      ///< the server closed the connection mid-dialogue (transient)
-  timed_out,              ///< a step ran past its RFC 5321 §4.5.3.2 timeout (transient)
-  tls_failed,             ///< the TLS handshake or certificate verification failed (transient)
-  starttls_unavailable,   ///< STARTTLS is required but the server did not offer it (transient)
-  starttls_rejected,      ///< the server refused STARTTLS (transient)
-  starttls_injection,     ///< plaintext followed the server's 220 to STARTTLS (transient)
-  greeting_rejected,      ///< the greeting was 4xx (transient) — see greeting_rejected_permanent
+  malformed_reply = 1,  ///< the server sent bytes that are not an SMTP reply (transient)
+  reply_line_too_long,  ///< a reply line exceeded reply_limits::max_line (transient)
+  reply_too_long,       ///< a reply had more lines or bytes than reply_limits allow (transient)
+  connection_failed,    ///< no address of the destination accepted a connection (transient)
+  connection_closed,    ///< the server closed the connection mid-dialogue (transient)
+  timed_out,            ///< a step ran past its RFC 5321 §4.5.3.2 timeout (transient)
+  tls_failed,           ///< the TLS handshake or certificate verification failed (transient)
+  starttls_unavailable, ///< STARTTLS is required but the server did not offer it (transient)
+  starttls_rejected,    ///< the server refused STARTTLS (transient)
+  starttls_injection,   ///< plaintext followed the server's 220 to STARTTLS (transient)
+  greeting_rejected,    ///< the greeting was 4xx (transient) — see greeting_rejected_permanent
   greeting_rejected_permanent, ///< the greeting was 5xx, e.g. 554 (permanent)
   hello_rejected,              ///< EHLO and HELO got 4xx (transient)
   hello_rejected_permanent,    ///< EHLO and HELO got 5xx (permanent)
-  auth_unavailable,       ///< credentials given, but no usable AUTH mechanism offered (permanent)
-  auth_failed,            ///< the server refused the credentials with 5xx, e.g. 535 (permanent)
-  auth_failed_transient,  ///< the server answered AUTH with 4xx, e.g. 454 (transient)
-  invalid_argument,       ///< an address, name or parameter would break the command syntax
-                          ///< (contains CR, LF, NUL or angle brackets) (permanent)
-  protocol_violation,     ///< the server answered out of sequence (e.g. 334 where none fits)
-                          ///< (transient)
+  auth_unavailable,      ///< credentials given, but no usable AUTH mechanism offered (permanent)
+  auth_failed,           ///< the server refused the credentials with 5xx, e.g. 535 (permanent)
+  auth_failed_transient, ///< the server answered AUTH with 4xx, e.g. 454 (transient)
+  invalid_argument,      ///< an address, name or parameter would break the command syntax
+                         ///< (contains CR, LF, NUL or angle brackets) (permanent)
+  protocol_violation,    ///< the server answered out of sequence (e.g. 334 where none fits)
+                         ///< (transient)
 };
 
 /// The category of client_errc.
@@ -65,9 +65,9 @@ inline error_code make_error_code(client_errc e) noexcept {
 /// including the CRLF, but deployed servers exceed it (long EHLO keywords, verbose 5xx texts),
 /// so the defaults tolerate 8 times that while still bounding memory per connection.
 struct reply_limits {
-  std::size_t max_line = 4096;         ///< octets of one line, CRLF included
-  std::size_t max_lines = 512;         ///< lines of one multi-line reply
-  std::size_t max_reply = 64 * 1024;   ///< octets of one reply, all lines together
+  std::size_t max_line = 4096;       ///< octets of one line, CRLF included
+  std::size_t max_lines = 512;       ///< lines of one multi-line reply
+  std::size_t max_reply = 64 * 1024; ///< octets of one reply, all lines together
 };
 
 /// Incremental reply parser: feed() what the socket gave, then call next() until it returns
