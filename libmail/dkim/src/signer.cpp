@@ -6,6 +6,8 @@
 #include <mailkit/dkim/signer.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <initializer_list>
 
 namespace mailkit::dkim {
 
@@ -91,60 +93,108 @@ expected<std::string> sign_split(const split_message& split, std::string_view bo
   for (char c : o.domain + o.selector)
     if (static_cast<unsigned char>(c) <= 0x20 || c == ';') return fail(errc::bad_option);
 
-  // Header selection with over-signing.
+  // Header selection with over-signing (RFC 6376 §5.4, §8.15). One pass per distinct wanted
+  // name over the fields finds its instances; h= lists the name once per instance, plus once
+  // more when over-signing (that extra entry selects nothing: §5.4.2 "nonexistent header
+  // field"), and the hash input takes the instances bottom-up (§5.4.2), which is exactly what
+  // the verifier's selection of the same h= yields.
   const auto& wanted = o.headers.empty() ? default_signed_headers() : o.headers;
-  std::vector<std::string> lowered; // one lower-case copy per distinct name
-  lowered.reserve(wanted.size() + 1);
-  std::vector<std::string> names;
+  static const std::vector<std::string> default_lower = [] {
+    std::vector<std::string> v;
+    for (const auto& n : default_signed_headers())
+      v.push_back(to_lower(n));
+    return v;
+  }();
+  std::vector<std::string> custom_lower; // lower-case names of o.headers (no reallocation below)
+  if (!o.headers.empty()) {
+    custom_lower.reserve(o.headers.size());
+    for (const auto& n : o.headers)
+      custom_lower.push_back(to_lower(n));
+  }
+  const auto& lower = o.headers.empty() ? default_lower : custom_lower;
+  std::string input; // the header hash input: selected fields, then this field
+  input.reserve(2048);
+  std::vector<std::string_view> names; // h=, in order
   names.reserve(2 * wanted.size() + 4);
-  auto add_name = [&](std::string_view n) {
-    for (const auto& s : lowered)
-      if (iequals(s, n)) return;
-    lowered.push_back(to_lower(n));
-    std::size_t count = 0;
-    for (const auto& f : split.fields)
-      if (iequals(f.name, n)) ++count;
-    const std::size_t times = o.oversign ? count + 1 : count;
-    for (std::size_t i = 0; i < times; ++i)
-      names.push_back(lowered.back());
+  std::vector<std::size_t> instances; // indices of one name's fields, top to bottom
+  instances.reserve(8);
+  // The default list is distinct and holds "from" (added first), so only a caller's list
+  // needs the duplicate check.
+  const bool check_duplicates = !o.headers.empty();
+  auto add_name = [&](std::string_view n, bool dedupe) {
+    if (dedupe)
+      for (std::size_t k = 0; k < names.size(); ++k)
+        if (names[k].size() == n.size() && iequals(names[k], n)) return;
+    instances.clear();
+    for (std::size_t i = 0; i < split.fields.size(); ++i) {
+      const auto& fn = split.fields[i].name;
+      if (fn.size() == n.size() && iequals(fn, n)) instances.push_back(i);
+    }
+    const std::size_t times = o.oversign ? instances.size() + 1 : instances.size();
+    for (std::size_t t = 0; t < times; ++t)
+      names.push_back(n);
+    for (std::size_t t = instances.size(); t-- > 0;)
+      canonicalize_header(split.fields[instances[t]].raw, o.header_c, input);
   };
   bool has_from = false;
   for (const auto& f : split.fields)
-    has_from = has_from || iequals(f.name, "from");
+    has_from = has_from || (f.name.size() == 4 && iequals(f.name, "from"));
   // RFC 6376 §5.4: "The From header field MUST be signed".
   if (!has_from) return fail(errc::no_from);
-  add_name("from");
-  for (const auto& n : wanted)
-    add_name(n);
+  add_name("from", false);
+  for (const auto& n : lower)
+    if (check_duplicates || n != "from") add_name(n, check_duplicates);
 
   // The field, b= last and empty (RFC 6376 §3.7: hashed with an empty b= value).
   std::string f = "DKIM-Signature:";
   f.reserve(1024);
   std::size_t col = f.size();
-  auto tagv = [&](std::string_view t) { append_folded(f, col, t); };
-  tagv("v=1;");
-  tagv(std::string("a=") + std::string(to_string(o.algo)) + ";");
-  tagv(std::string("c=") + std::string(to_string(o.header_c)) + "/" +
-       std::string(to_string(o.body_c)) + ";");
-  tagv("d=" + o.domain + ";");
-  tagv("s=" + o.selector + ";");
-  if (!o.identity.empty()) tagv("i=" + o.identity + ";");
+  // Each tag is assembled in one reused buffer (no temporary strings per tag).
+  std::string item;
+  item.reserve(128);
+  auto tag = [&](std::string_view name, std::initializer_list<std::string_view> parts) {
+    item.clear();
+    item.append(name);
+    item.push_back('=');
+    for (auto p : parts)
+      item.append(p);
+    item.push_back(';');
+    append_folded(f, col, item);
+  };
+  char num[2][24];
+  auto decimal = [&](int slot, std::uint64_t v) {
+    const auto r = std::to_chars(num[slot], num[slot] + sizeof num[slot], v);
+    return std::string_view(num[slot], static_cast<std::size_t>(r.ptr - num[slot]));
+  };
+  tag("v", {"1"});
+  tag("a", {to_string(o.algo)});
+  tag("c", {to_string(o.header_c), "/", to_string(o.body_c)});
+  tag("d", {o.domain});
+  tag("s", {o.selector});
+  if (!o.identity.empty()) tag("i", {o.identity});
   const clock& clk = o.clk ? *o.clk : default_clock();
   const auto when = o.signing_time.value_or(clk.now());
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(when.time_since_epoch());
-  if (o.timestamp) tagv("t=" + std::to_string(secs.count()) + ";");
-  if (o.expire_after) tagv("x=" + std::to_string((secs + *o.expire_after).count()) + ";");
-  if (o.body_length) tagv("l=" + std::to_string(body_length) + ";");
+  const auto t = static_cast<std::uint64_t>(std::max<std::int64_t>(0, secs.count()));
+  if (o.timestamp) tag("t", {decimal(0, t)});
+  if (o.expire_after)
+    tag("x", {decimal(1, static_cast<std::uint64_t>(
+                             std::max<std::int64_t>(0, (secs + *o.expire_after).count())))});
+  if (o.body_length) tag("l", {decimal(0, body_length)});
   for (std::size_t i = 0; i < names.size(); ++i) {
-    std::string item = (i == 0 ? "h=" : "") + names[i] + (i + 1 == names.size() ? ";" : ":");
+    item.clear();
+    if (i == 0) item.append("h=");
+    item.append(names[i]);
+    item.push_back(i + 1 == names.size() ? ';' : ':');
     append_folded(f, col, item);
   }
-  tagv("bh=" + base64::encode(body_hash) + ";");
-  tagv("b=");
+  item.clear();
+  item.append("bh=");
+  base64::encode_append(body_hash, item);
+  item.push_back(';');
+  append_folded(f, col, item);
+  append_folded(f, col, "b=");
 
-  std::string input;
-  input.reserve(2048);
-  detail::append_selected(split.fields, names, o.header_c, input);
   canonicalize_header(f, o.header_c, input, false);
   digest d(hash_of(o.algo));
   d.update(input);
