@@ -252,4 +252,18 @@ if [[ -x $BUILD/benchmarks/dkim_throughput ]]; then
 else
   echo "DKIM benchmark skipped: $BUILD/benchmarks/dkim_throughput is not built" | tee -a "$RESULTS"
 fi
+
+# ---- SMTP server (issue 9): smtp-source vs mailkit (discarding sink) and vs smtp-sink ----------
+if [[ -x $BUILD/tests/interop/smtp_server/smtp_harness_server ]] && command -v smtp-source >/dev/null; then
+  bash "$HERE/smtp_server_bench.sh" "$BUILD" 2>&1 | tee -a "$RESULTS" || rc=1
+else
+  echo "SMTP server benchmark skipped: harness server or smtp-source missing" | tee -a "$RESULTS"
+fi
+
+# ---- Mail store (issue 4): append, import and scan beside doveadm ------------------------------
+if [[ -x $BUILD/benchmarks/store/store_throughput ]] && command -v doveadm >/dev/null; then
+  bash "$HERE/store_bench.sh" "$BUILD" 2>&1 | tee -a "$RESULTS" || rc=1
+else
+  echo "store benchmark skipped: store_throughput or doveadm missing" | tee -a "$RESULTS"
+fi
 exit "$rc"
