@@ -149,6 +149,24 @@ expected<std::string> sign_split(const split_message& split, std::string_view bo
   std::string f = "DKIM-Signature:";
   f.reserve(1024);
   std::size_t col = f.size();
+  // The relaxed canonical form of this field (RFC 6376 §3.4.2) is known while it is built: the
+  // lower-case name, ":", and the items joined by one SP (each fold is CRLF + TAB, a WSP run).
+  // It is built alongside instead of re-reading the field, unless an item holds WSP or a line
+  // break (then canonicalize_header does it).
+  const bool relaxed_h = o.header_c == canonicalization::relaxed;
+  std::string canon = relaxed_h ? "dkim-signature:" : "";
+  // Items come from checked parts: d= and s= have no byte <= SP (checked above), the rest are
+  // numbers, fixed tokens and base64; i= and a caller's header names are checked here.
+  bool canon_ok = relaxed_h && o.identity.find_first_of(" \t\r\n") == std::string::npos;
+  for (const auto& n : custom_lower)
+    if (n.find_first_of(" \t\r\n") != std::string::npos) canon_ok = false;
+  if (canon_ok) canon.reserve(1024);
+  auto put = [&](std::string_view item) {
+    append_folded(f, col, item);
+    if (!canon_ok) return;
+    if (canon.size() > 15) canon.push_back(' ');
+    canon.append(item);
+  };
   // Each tag is assembled in one reused buffer (no temporary strings per tag).
   std::string item;
   item.reserve(128);
@@ -159,7 +177,7 @@ expected<std::string> sign_split(const split_message& split, std::string_view bo
     for (auto p : parts)
       item.append(p);
     item.push_back(';');
-    append_folded(f, col, item);
+    put(item);
   };
   char num[2][24];
   auto decimal = [&](int slot, std::uint64_t v) {
@@ -186,16 +204,20 @@ expected<std::string> sign_split(const split_message& split, std::string_view bo
     if (i == 0) item.append("h=");
     item.append(names[i]);
     item.push_back(i + 1 == names.size() ? ';' : ':');
-    append_folded(f, col, item);
+    put(item);
   }
   item.clear();
   item.append("bh=");
   base64::encode_append(body_hash, item);
   item.push_back(';');
-  append_folded(f, col, item);
-  append_folded(f, col, "b=");
+  put(item);
+  put("b=");
 
-  canonicalize_header(f, o.header_c, input, false);
+  if (canon_ok) {
+    input.append(canon);
+  } else {
+    canonicalize_header(f, o.header_c, input, false);
+  }
   digest d(hash_of(o.algo));
   d.update(input);
   const std::string hh = d.finish();
