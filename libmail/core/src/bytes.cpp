@@ -100,6 +100,57 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i, char32_t* cp) noexc
 
 } // namespace
 
+bool is_dot_atom(std::string_view v) noexcept {
+  auto atext = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+  };
+  if (v.empty() || v.front() == '.' || v.back() == '.') return false;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '.') {
+      if (v[i + 1] == '.') return false; // i + 1 < size: the last byte is not '.'
+    } else if (!atext(v[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_mime_token(std::string_view v) noexcept {
+  if (v.empty()) return false;
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f ||
+        std::string_view("()<>@,;:\\\"/[]?=").find(c) != std::string_view::npos)
+      return false;
+  }
+  return true;
+}
+
+std::string quoted_string(std::string_view v) {
+  std::string out;
+  out.reserve(v.size() + 2);
+  out.push_back('"');
+  for (char c : v) {
+    if (c == '\r' || c == '\n') continue;
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string comment_text(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\r' || c == '\n') continue;
+    if (c == '(' || c == ')' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
 bool is_valid_utf8(std::string_view s) noexcept {
   std::size_t i = 0;
   while (i < s.size()) {

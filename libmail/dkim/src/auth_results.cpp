@@ -19,25 +19,7 @@ std::string pvalue(std::string_view v) {
       break;
     }
   }
-  if (plain) return std::string(v);
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (c == '\r' || c == '\n') continue;
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
-std::string comment_text(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '(' || c == ')' || c == '\\') out.push_back('\\');
-    if (c == '\r' || c == '\n') continue;
-    out.push_back(c);
-  }
-  return out;
+  return plain ? std::string(v) : quoted_string(v);
 }
 
 } // namespace

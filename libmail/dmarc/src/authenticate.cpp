@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // SPF + DKIM + DMARC for one received message, and the Authentication-Results field.
+#include <mailkit/core/bytes.hpp>
 #include <mailkit/dkim/auth_results.hpp>
 #include <mailkit/dmarc/authenticate.hpp>
 #include <mailkit/mime/address.hpp>
@@ -47,24 +48,7 @@ bool usable_domain(std::string_view d) {
 
 // RFC 8601 §2.2: authserv-id = value, i.e. an RFC 2045 token or a quoted-string.
 std::string authserv_value(std::string_view id) {
-  bool token = !id.empty();
-  for (char c : id) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f ||
-        std::string_view("()<>@,;:\\\"/[]?=").find(c) != std::string_view::npos) {
-      token = false;
-      break;
-    }
-  }
-  if (token) return std::string(id);
-  std::string out = "\"";
-  for (char c : id) {
-    if (c == '\r' || c == '\n') continue;
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
+  return is_mime_token(id) ? std::string(id) : quoted_string(id);
 }
 
 const clock& clock_of(const authenticate_params& params) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // DMARC policy discovery and evaluation as a small explicit state machine (no I/O), plus the
 // blocking and asynchronous drivers.
+#include <mailkit/core/bytes.hpp>
 #include <mailkit/dmarc/check.hpp>
 
 #include <mailkit/dns/drive.hpp>
@@ -372,22 +373,7 @@ namespace {
 // RFC 8601 §2.2: pvalue = [CFWS] ( value / [ [ local-part ] "@" ] domain-name ) [CFWS]; a domain
 // taken from a From field may hold anything, so whatever is not a plain dot-atom is quoted.
 std::string pvalue(std::string_view v) {
-  auto atext = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
-  };
-  bool plain = !v.empty() && v.front() != '.' && v.back() != '.';
-  for (std::size_t i = 0; plain && i < v.size(); ++i)
-    plain = v[i] == '.' ? v[i + 1] != '.' : atext(v[i]);
-  if (plain) return std::string(v);
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '\r' || c == '\n') continue;
-    if (c == '"' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
+  return is_dot_atom(v) ? std::string(v) : quoted_string(v);
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The two drivers of spf::evaluator, and the result's textual forms.
+#include <mailkit/core/bytes.hpp>
 #include <mailkit/spf/check_host.hpp>
 
 #include <mailkit/dns/drive.hpp>
@@ -112,40 +113,9 @@ check_result check_host(dns::resolver& resolver, const check_params& params) {
 
 namespace {
 
-// RFC 5322 §3.2.3 dot-atom, else a quoted-string (RFC 7208 §9.1 key-value-pair).
+// RFC 7208 §9.1 key-value-pair: a dot-atom (RFC 5322 §3.2.3), else a quoted-string.
 std::string quote_value(std::string_view v) {
-  auto atext = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr;
-  };
-  bool dot_atom = !v.empty() && v.front() != '.' && v.back() != '.';
-  for (std::size_t i = 0; dot_atom && i < v.size(); ++i) {
-    if (v[i] == '.') {
-      if (v[i + 1] == '.') dot_atom = false;
-    } else if (!atext(v[i]) || v[i] == '\0') {
-      dot_atom = false;
-    }
-  }
-  if (dot_atom) return std::string(v);
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (c == '\r' || c == '\n') continue;
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
-// Comment text must not break out of "( ... )".
-std::string comment_safe(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '(' || c == ')' || c == '\\') out.push_back('\\');
-    if (c == '\r' || c == '\n') continue;
-    out.push_back(c);
-  }
-  return out;
+  return is_dot_atom(v) ? std::string(v) : quoted_string(v);
 }
 
 } // namespace
@@ -186,7 +156,7 @@ std::string received_spf(const check_result& res, const check_params& params) {
   }
   std::string out = "Received-SPF: ";
   out += to_string(res.result);
-  out += " (" + comment_safe(params.receiver + ": " + comment) + ")";
+  out += " (" + comment_text(params.receiver + ": " + comment) + ")";
   out += " client-ip=" + ip + ";";
   out += " envelope-from=" + quote_value(params.sender) + ";";
   if (!params.helo.empty()) out += " helo=" + quote_value(params.helo) + ";";
@@ -201,7 +171,7 @@ std::string authentication_results_part(const check_result& res, const check_par
   // RFC 8601 §2.7.2: ptype "smtp", property "mailfrom" or "helo".
   std::string out = "spf=";
   out += to_string(res.result);
-  if (!res.problem.empty()) out += " (" + comment_safe(res.problem) + ")";
+  if (!res.problem.empty()) out += " (" + comment_text(res.problem) + ")";
   if (params.id == identity::helo) {
     out += " smtp.helo=" + quote_value(params.helo);
   } else {

@@ -85,3 +85,23 @@ TEST(log, sink_receives_at_or_above_level) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0], "mime:kept");
 }
+
+TEST(HeaderValues, DotAtomTokenQuotedComment) {
+  using namespace mailkit;
+  EXPECT_TRUE(is_dot_atom("example.com"));
+  EXPECT_TRUE(is_dot_atom("a!#$%&'*+-/=?^_`{|}~b"));
+  EXPECT_FALSE(is_dot_atom(""));
+  EXPECT_FALSE(is_dot_atom(".a"));
+  EXPECT_FALSE(is_dot_atom("a."));
+  EXPECT_FALSE(is_dot_atom("a..b"));
+  EXPECT_FALSE(is_dot_atom("a b"));
+  EXPECT_FALSE(is_dot_atom("a@b"));
+  EXPECT_TRUE(is_mime_token("mx.example.com"));
+  EXPECT_FALSE(is_mime_token("a/b")); // tspecial (RFC 2045 §5.1)
+  EXPECT_FALSE(is_mime_token("a@b"));
+  EXPECT_FALSE(is_mime_token("\xc3\xa9"));
+  EXPECT_FALSE(is_mime_token(""));
+  EXPECT_EQ(quoted_string("a \"b\" \\c"), "\"a \\\"b\\\" \\\\c\"");
+  EXPECT_EQ(quoted_string("x\r\nInjected: y"), "\"xInjected: y\"");
+  EXPECT_EQ(comment_text("a (b) \\ c\r\n"), "a \\(b\\) \\\\ c");
+}

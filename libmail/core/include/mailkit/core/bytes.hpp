@@ -77,6 +77,19 @@ struct fast_string_hash {
 /// Lower-cased copy (ASCII only; other bytes unchanged).
 [[nodiscard]] std::string to_lower(std::string_view s);
 
+/// Header field values (RFC 5322 §3.2, RFC 2045 §5.1), shared by every module that writes trace
+/// and result fields (Received-SPF, Authentication-Results, MIME parameters).
+/// RFC 5322 §3.2.3: is `v` a dot-atom (atext runs joined by single dots)?
+[[nodiscard]] bool is_dot_atom(std::string_view v) noexcept;
+/// RFC 2045 §5.1: is `v` a token (no SP, CTLs, 8-bit bytes or tspecials)?
+[[nodiscard]] bool is_mime_token(std::string_view v) noexcept;
+/// RFC 5322 §3.2.4: `v` as a quoted-string: DQUOTE and "\" become quoted pairs; CR and LF are
+/// dropped, so no value can end the field or start a new one.
+[[nodiscard]] std::string quoted_string(std::string_view v);
+/// RFC 5322 §3.2.2: `v` as comment text: "(", ")" and "\" become quoted pairs; CR and LF are
+/// dropped, so the text cannot leave its "( ... )".
+[[nodiscard]] std::string comment_text(std::string_view v);
+
 /// Strip leading and trailing WSP, CR and LF.
 [[nodiscard]] std::string_view trim(std::string_view s) noexcept;
 [[nodiscard]] std::string_view trim_left(std::string_view s) noexcept;
