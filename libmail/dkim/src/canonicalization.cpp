@@ -191,29 +191,40 @@ std::size_t scan_portable(const char* p, std::size_t from, std::size_t end, bool
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(MAILKIT_PORTABLE)
-// simple on x86-64 with AVX2 (chosen at run time): the same test on 32-byte vectors, 128 bytes
-// per test. Simple canonicalization hashes almost every byte straight from the buffer, so this
-// scan is the only cost it adds to SHA-256; halving its instructions is what brings simple to
-// within a few percent of raw SHA-256 (benchmarks/dkim_bench.sh).
+// x86-64 with AVX2 (chosen at run time): simple canonicalization hashes almost every byte straight
+// from the buffer, so the scan is the only cost it adds to SHA-256; halving its instructions is
+// what brings simple to within a few percent of raw SHA-256 (benchmarks/dkim_bench.sh).
 #define MAILKIT_DKIM_SCAN_AVX2 1
 using v32 = signed char __attribute__((vector_size(32)));
 
-// Returns the start of the first 128-byte block that holds a bare LF (or where fewer than 128
-// bytes remain); the caller's byte loop pins the index. The upper halves of the YMM registers
-// are cleared before returning, as the x86 ABI expects: without it every SSE instruction after
-// this call pays the AVX-SSE transition penalty (relaxed fell from 75% to 40% of raw SHA-256).
-__attribute__((target("avx2"))) std::size_t scan_simple_avx2_blocks(const char* p, std::size_t from,
-                                                                    std::size_t end) {
+// The scan_vector test on 32-byte vectors, 128 bytes per test. Returns the start of the first
+// 128-byte block that holds a dirty byte (or where too few bytes remain; relaxed reads one byte
+// past each block for the SP lookahead, so it stays one byte short of `end`); the byte loop then
+// pins the index. The upper halves of the YMM registers are cleared before returning, as the x86
+// ABI expects: without it every SSE instruction after this call pays the AVX-SSE transition
+// penalty (measured: relaxed fell from 75% to 40% of raw SHA-256).
+template <bool Relaxed>
+__attribute__((target("avx2"))) std::size_t scan_avx2_blocks(const char* p, std::size_t from,
+                                                             std::size_t end) {
   std::size_t i = from;
   const v32 lf = v32{} + '\n';
   const v32 cr = v32{} + '\r';
-  while (i + 128 <= end) {
+  const v32 tab = v32{} + '\t';
+  const v32 sp = v32{} + ' ';
+  constexpr std::size_t need = Relaxed ? 129 : 128;
+  while (i + need <= end) {
     v32 m = {};
     for (int k = 0; k < 128; k += 32) {
       v32 cur, prev;
       std::memcpy(&cur, p + i + k, 32);
       std::memcpy(&prev, p + i + k - 1, 32);
       m |= (cur == lf) & (prev != cr);
+      if constexpr (Relaxed) {
+        v32 next;
+        std::memcpy(&next, p + i + k + 1, 32);
+        const v32 ws_or_eol = (next == sp) | (next == tab) | (next == cr) | (next == lf);
+        m |= (cur == tab) | ((cur == sp) & ws_or_eol);
+      }
     }
     std::uint64_t w[4];
     std::memcpy(w, &m, 32);
@@ -224,42 +235,12 @@ __attribute__((target("avx2"))) std::size_t scan_simple_avx2_blocks(const char* 
   return i;
 }
 
-// No bare LF before the block the vector loop stopped at, so the byte loop finds the first one
-// within 128 bytes (or scans the short tail).
-std::size_t scan_simple_avx2(const char* p, std::size_t from, std::size_t end) {
-  return scan_portable(p, scan_simple_avx2_blocks(p, from, end), end, false);
-}
-
-// relaxed: the same test as scan_vector's, on 32-byte vectors; reads one byte past each block
-// for the SP lookahead, so it stays one byte short of `end`.
-__attribute__((target("avx2"))) std::size_t
-scan_relaxed_avx2_blocks(const char* p, std::size_t from, std::size_t end) {
-  std::size_t i = from;
-  const v32 lf = v32{} + '\n';
-  const v32 cr = v32{} + '\r';
-  const v32 tab = v32{} + '\t';
-  const v32 sp = v32{} + ' ';
-  while (i + 129 <= end) {
-    v32 m = {};
-    for (int k = 0; k < 128; k += 32) {
-      v32 cur, prev, next;
-      std::memcpy(&cur, p + i + k, 32);
-      std::memcpy(&prev, p + i + k - 1, 32);
-      std::memcpy(&next, p + i + k + 1, 32);
-      const v32 ws_or_eol = (next == sp) | (next == tab) | (next == cr) | (next == lf);
-      m |= (cur == tab) | ((cur == lf) & (prev != cr)) | ((cur == sp) & ws_or_eol);
-    }
-    std::uint64_t w[4];
-    std::memcpy(w, &m, 32);
-    if ((w[0] | w[1] | w[2] | w[3]) != 0) break;
-    i += 128;
-  }
-  __builtin_ia32_vzeroupper();
-  return i;
-}
-
-std::size_t scan_relaxed_avx2(const char* p, std::size_t from, std::size_t end) {
-  return scan_portable(p, scan_relaxed_avx2_blocks(p, from, end), end, true);
+// No dirty byte before the block the vector loop stopped at, so the byte loop finds the first
+// one within 128 bytes (or scans the short tail).
+std::size_t scan_avx2(const char* p, std::size_t from, std::size_t end, bool relaxed) {
+  const std::size_t i =
+      relaxed ? scan_avx2_blocks<true>(p, from, end) : scan_avx2_blocks<false>(p, from, end);
+  return scan_portable(p, i, end, relaxed);
 }
 
 bool have_avx2() noexcept {
@@ -411,7 +392,7 @@ void body_hasher::update(std::string_view chunk) {
         d = scan_portable(p, i, window_end, relaxed);
 #ifdef MAILKIT_DKIM_SCAN_AVX2
       } else if (have_avx2()) {
-        d = relaxed ? scan_relaxed_avx2(p, i, window_end) : scan_simple_avx2(p, i, window_end);
+        d = scan_avx2(p, i, window_end, relaxed);
 #endif
       } else {
         d = scan_vector(p, i, window_end, relaxed);
