@@ -32,7 +32,9 @@ artifacts_root=$(mkdir -p "$build/fuzz-artifacts" && cd "$build/fuzz-artifacts" 
 
 passed=0
 failed=0
-for exe in "${targets[@]}"; do
+# One target: its report lines go to $work/<name>/report, its verdict to $work/<name>/rc.
+run_one() {
+  local exe=$1
   name=$(basename "$exe")
   corpus=$work/$name/corpus
   out=$work/$name/artifacts
@@ -55,11 +57,9 @@ for exe in "${targets[@]}"; do
   corp=$(sed -n 's/.* corp: \([0-9]*\/[0-9]*[a-zA-Z]*\).*/\1/p' <<<"$status")
   seeds=$(find "$here/corpus/$name" -maxdepth 1 -type f ! -name NOTICE ! -name 'README*' | wc -l)
   if ((rc == 0)); then
-    passed=$((passed + 1))
     printf '%-24s ok      %10s execs  cov %-6s ft %-6s corpus %-10s (%s seeds)\n' \
       "$name" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$seeds"
   else
-    failed=$((failed + 1))
     keep=$artifacts_root/$name
     mkdir -p "$keep"
     cp "$log" "$keep/log"
@@ -67,6 +67,31 @@ for exe in "${targets[@]}"; do
     printf '%-24s FAILED  %10s execs  cov %-6s (exit %d; log and inputs in %s)\n' \
       "$name" "${execs:-?}" "${cov:-?}" "$rc" "$keep"
     grep -E 'ERROR: |SUMMARY: |Test unit written|^ *#[0-9]+ 0x' "$log" | head -n 20 | sed 's/^/    /'
+  fi
+  echo "$rc" >"$work/$name/rc"
+}
+
+# Targets run $jobs at a time (default: one per CPU); reports are printed in target order.
+jobs=${MAILKIT_FUZZ_JOBS:-$(nproc)}
+running=0
+for exe in "${targets[@]}"; do
+  name=$(basename "$exe")
+  mkdir -p "$work/$name"
+  run_one "$exe" >"$work/$name/report" 2>&1 &
+  running=$((running + 1))
+  if ((running >= jobs)); then
+    wait -n
+    running=$((running - 1))
+  fi
+done
+wait
+for exe in "${targets[@]}"; do
+  name=$(basename "$exe")
+  cat "$work/$name/report"
+  if [[ $(cat "$work/$name/rc" 2>/dev/null) == 0 ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
   fi
 done
 
