@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `mailkit domain|user|alias|import|export ...`: manage the mail store (libmail/store).
+// `import passwd` carries a HestiaCP/Dovecot server's accounts over with their password hashes;
+// `import maildir` their mail (with Dovecot's UIDs where the mailbox is new).
 //
 // The store directory comes from --store or the MAILKIT_STORE environment variable. Passwords
 // are never taken from the command line: they are read from --password-file or, by default,
@@ -88,9 +90,9 @@ CLI::App* leaf(CLI::App* parent, const char* name, const char* help) {
 }
 
 void report(const import_report& r) {
-  std::printf("mailboxes %zu, imported %zu, duplicates %zu, failed %zu, uidlist order kept "
-              "for %zu\n",
-              r.mailboxes, r.imported, r.duplicates, r.failed, r.uids_kept);
+  std::printf("mailboxes %zu, imported %zu, duplicates %zu, failed %zu, Dovecot UIDs kept for "
+              "%zu messages and UIDVALIDITY for %zu mailboxes\n",
+              r.mailboxes, r.imported, r.duplicates, r.failed, r.uids_kept, r.uidvalidities_kept);
 }
 
 } // namespace
@@ -205,6 +207,18 @@ void add_store_commands(CLI::App& app) {
   imb->callback([] {
     auto s = open_store();
     report(must(import_mbox(*s, args().address, args().fs_path, args().mailbox), "import mbox"));
+  });
+  auto* ipw = leaf(imp, "passwd",
+                   "Create the accounts of a Dovecot/HestiaCP passwd-file, keeping their hashes");
+  ipw->add_option("domain", a.domain, "the domain of the file's users (must exist)")->required();
+  ipw->add_option("path", a.fs_path, "e.g. /etc/exim4/domains/DOMAIN/passwd")->required();
+  ipw->callback([] {
+    auto s = open_store();
+    auto r = must(import_passwd(*s, args().domain, args().fs_path), "import passwd");
+    for (const auto& why : r.refused)
+      std::fprintf(stderr, "refused %s\n", why.c_str());
+    std::printf("created %zu, existing %zu, refused %zu, bad lines %zu\n", r.created, r.existing,
+                r.refused.size(), r.bad_lines);
   });
   auto* exp = app.add_subcommand("export", "Export mail");
   exp->require_subcommand(1);

@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // Store throughput, one machine-readable line per run (benchmarks/store_bench.sh runs it beside
 // Dovecot's doveadm on the same data):
-//   store_throughput append DIR N            N durable appends (fsync on, one per transaction)
-//   store_throughput append-batch DIR N      the same N messages in one append_batch()
+//   store_throughput append DIR N|MAILDIR    durable appends (fsync on, one per transaction) of
+//                                            N generated messages or of MAILDIR/cur's files
+//   store_throughput append-batch DIR N|MAILDIR  the same messages in one append_batch()
 //   store_throughput import DIR MAILDIR      import a Maildir++ tree into a fresh account
 //   store_throughput scan DIR ROUNDS         list uid + flags + size of INBOX, ROUNDS times
 // Output: "<op> messages=<n> seconds=<s> rate=<messages per second>".
 #include <mailkit/store/store.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -46,6 +51,29 @@ std::string message(int n) {
          body;
 }
 
+// The messages to append: N generated ones, or the files of MAILDIR/cur in name order (the
+// data Dovecot is given in the same run). Read before the clock starts.
+std::vector<std::string> load(const std::string& what) {
+  std::vector<std::string> out;
+  if (std::filesystem::is_directory(what)) {
+    std::vector<std::filesystem::path> names;
+    for (const auto& e : std::filesystem::directory_iterator(what + "/cur"))
+      names.push_back(e.path());
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) {
+      std::ifstream f(n, std::ios::binary);
+      std::ostringstream ss;
+      ss << f.rdbuf();
+      out.push_back(ss.str());
+    }
+  } else {
+    int n = std::atoi(what.c_str());
+    for (int i = 0; i < n; ++i)
+      out.push_back(message(i));
+  }
+  return out;
+}
+
 void print(const char* op, std::size_t n, std::chrono::duration<double> d) {
   std::printf("%s messages=%zu seconds=%.3f rate=%.1f\n", op, n, d.count(),
               d.count() > 0 ? static_cast<double>(n) / d.count() : 0.0);
@@ -63,28 +91,27 @@ int main(int argc, char** argv) {
   auto s = open_or_die(dir);
   auto start = std::chrono::steady_clock::now();
   if (op == "append") {
-    int n = std::atoi(argv[3]);
-    for (int i = 0; i < n; ++i) {
-      if (auto r = s->append(account, "INBOX", message(i)); !r) {
+    auto data = load(argv[3]);
+    start = std::chrono::steady_clock::now();
+    for (const auto& d : data) {
+      if (auto r = s->append(account, "INBOX", d); !r) {
         std::fprintf(stderr, "append: %s\n", r.error().message().c_str());
         return 1;
       }
     }
-    print("append", static_cast<std::size_t>(n), std::chrono::steady_clock::now() - start);
+    print("append", data.size(), std::chrono::steady_clock::now() - start);
   } else if (op == "append-batch") {
-    int n = std::atoi(argv[3]);
-    std::vector<std::string> data;
-    for (int i = 0; i < n; ++i)
-      data.push_back(message(i));
+    auto data = load(argv[3]);
+    const auto n = data.size();
     start = std::chrono::steady_clock::now();
     std::vector<mail_store::batch_item> items;
-    for (int i = 0; i < n; ++i)
-      items.push_back({data[static_cast<std::size_t>(i)], {}, 1600000000 + i});
+    for (std::size_t i = 0; i < n; ++i)
+      items.push_back({data[i], {}, 1600000000 + static_cast<std::int64_t>(i)});
     if (auto r = s->append_batch(account, "INBOX", items, false); !r) {
       std::fprintf(stderr, "append_batch: %s\n", r.error().message().c_str());
       return 1;
     }
-    print("append-batch", static_cast<std::size_t>(n), std::chrono::steady_clock::now() - start);
+    print("append-batch", n, std::chrono::steady_clock::now() - start);
   } else if (op == "import") {
     auto r = import_maildir(*s, account, argv[3]);
     if (!r) {

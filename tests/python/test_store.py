@@ -229,3 +229,37 @@ def test_cli_domain_user_alias_import_export(tmp_path):
     assert _run("domain", "list", store_dir=sd).stdout.split() == ["example.net"]
     usage = subprocess.run([_cli_path(), "user", "add"], capture_output=True, text=True)
     assert usage.returncode == 2
+
+
+def test_cli_migrates_a_hestiacp_account(tmp_path):
+    """A HestiaCP account moved with the CLI: the domain's passwd-file (hash kept, quota read),
+    then the Maildir++ tree with Dovecot's UIDs and UIDVALIDITY; the old password logs in."""
+    sd = tmp_path / "store"
+    pw = subprocess.run(["doveadm", "pw", "-s", "SHA512-CRYPT", "-p", "old pass"],
+                        capture_output=True, text=True, check=True).stdout.strip()
+    passwd = tmp_path / "etc" / "exim4" / "domains" / "example.com" / "passwd"
+    passwd.parent.mkdir(parents=True)
+    passwd.write_text(f"bob:{pw}:admin:mail::/home/admin:10:userdb_quota_rule=*:storage=10M\n"
+                      "old:{PLAIN}secret:admin:mail::/home/admin:0:\n")
+    root = tmp_path / "home" / "admin" / "mail" / "example.com" / "bob"
+    for d in ("cur", "new", "tmp", ".Sent/cur", ".Sent/new", ".Sent/tmp"):
+        (root / d).mkdir(parents=True)
+    (root / "dovecot-uidlist").write_text("3 V1700000000 N9\n7 :1700000007.M1P1.h,S=60\n")
+    (root / "cur" / "1700000007.M1P1.h,S=60:2,S").write_bytes(MSG)
+    (root / ".Sent" / "cur" / "1700000008.M2P1.h:2,S").write_bytes(MSG + b"sent\r\n")
+
+    _run("domain", "add", "example.com", store_dir=sd)
+    proc = _run("import", "passwd", "example.com", str(passwd), store_dir=sd)
+    assert "created 1, existing 0, refused 1, bad lines 0" in proc.stdout
+    assert "refused old: " in proc.stderr
+    out = _run("import", "maildir", "bob@example.com", str(root), store_dir=sd).stdout
+    assert "imported 2" in out and "UIDs kept for 1 messages" in out
+    assert "UIDVALIDITY for 1 mailboxes" in out
+
+    with mailkit.store.open(str(sd), **CHEAP) as s:
+        assert s.user("bob@example.com").quota_bytes == 10 << 20
+        assert s.authenticate("bob@example.com", "old pass") is True
+        assert [m.uid for m in s.messages("bob@example.com", "INBOX")] == [7]
+        assert s.mailbox("bob@example.com", "INBOX").uidvalidity == 1700000000
+        assert s.mailbox("bob@example.com", "INBOX").uidnext == 9
+        assert len(s.messages("bob@example.com", "Sent")) == 1

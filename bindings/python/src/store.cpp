@@ -148,6 +148,7 @@ py::dict report_dict(const import_report& r) {
   d["duplicates"] = r.duplicates;
   d["failed"] = r.failed;
   d["uids_kept"] = r.uids_kept;
+  d["uidvalidities_kept"] = r.uidvalidities_kept;
   return d;
 }
 

@@ -75,6 +75,7 @@ struct maildir_entry {
   std::string name;
   bool is_new = false;
   std::uint32_t uid = UINT32_MAX; // from dovecot-uidlist, else last
+  bool listed = false;            // the UID is Dovecot's
   std::int64_t mtime = 0;
 };
 
@@ -107,7 +108,7 @@ expected<void> import_folder(mail_store& store, std::string_view account, const 
       auto parsed = parse_maildir_name(f);
       if (auto it = uidlist.uids.find(parsed.base); it != uidlist.uids.end()) {
         e.uid = it->second;
-        ++rep.uids_kept;
+        e.listed = true;
       }
       e.name = std::move(f);
       entries.push_back(std::move(e));
@@ -118,26 +119,57 @@ expected<void> import_folder(mail_store& store, std::string_view account, const 
   std::sort(entries.begin(), entries.end(), [](const maildir_entry& a, const maildir_entry& b) {
     return std::tie(a.uid, a.name) < std::tie(b.uid, b.name);
   });
+  // Keep Dovecot's UIDs and UIDVALIDITY, so that IMAP clients keep their caches across the
+  // migration, when this mailbox is new here (or took them over in an earlier run of the same
+  // import). Messages Dovecot has not listed yet get UIDs from its "N" (next UID) on, as
+  // Dovecot would have: a UID it handed out for a message since expunged is never reused.
+  bool keep_uids = false;
+  // A uidlist whose UIDs reach into the top half of the range would leave the mailbox almost
+  // no UIDs to give (RFC 3501 UIDs are 32-bit and never reused): such a folder gets new ones.
+  constexpr uid_type max_kept_uid = 0x7fffffff;
+  bool sane = uidlist.next_uid <= max_kept_uid;
+  for (const auto& e : entries)
+    if (e.listed && e.uid > max_kept_uid) sane = false;
+  if (uidlist.uidvalidity != 0 && sane) {
+    auto adopted = store.adopt_uidvalidity(account, mailbox, uidlist.uidvalidity);
+    if (!adopted) return make_unexpected(adopted.error());
+    keep_uids = *adopted;
+    if (keep_uids) ++rep.uidvalidities_kept;
+  }
+  if (keep_uids) {
+    uid_type next = uidlist.next_uid;
+    for (const auto& e : entries)
+      if (e.uid != UINT32_MAX) next = std::max<uid_type>(next, e.uid + 1);
+    for (auto& e : entries)
+      if (e.uid == UINT32_MAX && next < UINT32_MAX) e.uid = next++;
+  }
   // Batches: one transaction and one directory fsync per batch, bounded in count and bytes.
   constexpr std::size_t batch_count = 1000;
   constexpr std::size_t batch_bytes = 64u << 20;
   std::vector<std::string> datas;
   std::vector<mail_store::batch_item> batch;
+  std::vector<bool> listed; // per batch item: its UID is Dovecot's
   std::size_t bytes = 0;
   auto flush = [&]() -> expected<void> {
     if (batch.empty()) return {};
     auto r = store.append_batch(account, mailbox, batch, true);
+    if (r && keep_uids) {
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        if (listed[i] && (*r)[i] && (*r)[i]->uid == batch[i].uid) ++rep.uids_kept;
+    }
     if (!r) {
       if (!is_permanent(r.error()))
         return make_unexpected(r.error()); // disk full and the like: stop, re-run later
       // A permanent failure (one unreadable message): retry one by one to isolate it.
-      for (const auto& it : batch) {
-        auto one = store.append_unique(account, mailbox, it.data, it.flags, it.internal_date);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        const auto& it = batch[i];
+        auto one = store.append_batch(account, mailbox, std::span(&it, 1), true);
         if (!one) {
           if (!is_permanent(one.error())) return make_unexpected(one.error());
           ++rep.failed;
-        } else if (*one) {
+        } else if ((*one)[0]) {
           ++rep.imported;
+          if (keep_uids && listed[i] && (*one)[0]->uid == it.uid) ++rep.uids_kept;
         } else {
           ++rep.duplicates;
         }
@@ -147,6 +179,7 @@ expected<void> import_folder(mail_store& store, std::string_view account, const 
         ++(res ? rep.imported : rep.duplicates);
     }
     batch.clear();
+    listed.clear();
     datas.clear();
     bytes = 0;
     return {};
@@ -171,12 +204,16 @@ expected<void> import_folder(mail_store& store, std::string_view account, const 
     bytes += data->size();
     datas.push_back(std::move(*data));
     // Dovecot keeps the received date as the file's mtime.
-    batch.push_back({datas.back(), std::move(flags), e.mtime});
+    batch.push_back(
+        {datas.back(), std::move(flags), e.mtime, keep_uids && e.uid != UINT32_MAX ? e.uid : 0});
+    listed.push_back(keep_uids && e.listed);
     if (batch.size() >= batch_count || bytes >= batch_bytes) {
       if (auto r = flush(); !r) return r;
     }
   }
   if (auto r = flush(); !r) return r;
+  if (keep_uids && uidlist.next_uid > 1)
+    if (auto r = store.raise_uidnext(account, mailbox, uidlist.next_uid); !r) return r;
   return {};
 }
 
@@ -265,6 +302,47 @@ expected<import_report> import_mbox(mail_store& store, std::string_view account,
   if (!status) return make_unexpected(status.error());
   if (auto r = reader.finish(); !r) return make_unexpected(r.error());
   if (auto r = drain(); !r) return make_unexpected(r.error());
+  return rep;
+}
+
+expected<passwd_import_report> import_passwd(mail_store& store, std::string_view domain,
+                                             const std::string& path) {
+  auto domains = store.domains();
+  if (!domains) return make_unexpected(domains.error());
+  std::string dom(domain);
+  std::transform(dom.begin(), dom.end(), dom.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (std::find(domains->begin(), domains->end(), dom) == domains->end())
+    return fail(errc::no_such_domain);
+  auto text = slurp(path);
+  if (!text) return errno_fail();
+  auto file = parse_dovecot_passwd(*text);
+  if (!file) return make_unexpected(file.error());
+  passwd_import_report rep;
+  rep.bad_lines = file->bad_lines;
+  for (const auto& e : file->entries) {
+    std::string user(e.user);
+    std::string address = user.find('@') == std::string::npos ? user + "@" + dom : user;
+    std::string lowered = address;
+    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!lowered.ends_with("@" + dom)) {
+      rep.refused.push_back(user + ": not in " + dom);
+      continue;
+    }
+    quota q;
+    q.bytes = e.quota_bytes.value_or(0);
+    auto r = store.add_account_with_hash(address, e.hash, q);
+    if (r) {
+      ++rep.created;
+    } else if (r.error() == make_error_code(errc::already_exists)) {
+      ++rep.existing;
+    } else if (is_permanent(r.error())) {
+      rep.refused.push_back(user + ": " + r.error().message());
+    } else {
+      return make_unexpected(r.error()); // disk full and the like: stop, re-run later
+    }
+  }
   return rep;
 }
 

@@ -324,4 +324,84 @@ std::vector<mbox_message> mbox_reader::take() {
   return std::exchange(done_, {});
 }
 
+expected<passwd_file> parse_dovecot_passwd(std::string_view file) {
+  passwd_file out;
+  while (!file.empty()) {
+    auto nl = file.find('\n');
+    auto line = file.substr(0, nl);
+    file = nl == std::string_view::npos ? std::string_view{} : file.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    if (line.size() > max_passwd_line) {
+      ++out.bad_lines;
+      continue;
+    }
+    // Fields 1..7 are ':'-separated; everything after the seventh ':' is the extra fields,
+    // which may themselves contain ':' ("userdb_quota_rule=*:storage=1G").
+    std::array<std::string_view, 8> f{};
+    std::size_t n = 0;
+    std::string_view rest = line;
+    while (n < 7) {
+      auto colon = rest.find(':');
+      f[n++] = rest.substr(0, colon);
+      if (colon == std::string_view::npos) {
+        rest = {};
+        break;
+      }
+      rest = rest.substr(colon + 1);
+    }
+    if (n == 7) f[n++] = rest;
+    if (n < 2 || f[0].empty() || f[1].empty()) {
+      ++out.bad_lines;
+      continue;
+    }
+    if (out.entries.size() >= max_passwd_entries) return fail(errc::limit_exceeded);
+    passwd_entry e;
+    e.user = f[0];
+    e.hash = f[1];
+    // Extra fields are space-separated "key=value" pairs.
+    for (std::string_view extra = f[7]; !extra.empty();) {
+      auto sp = extra.find(' ');
+      auto kv = extra.substr(0, sp);
+      extra = sp == std::string_view::npos ? std::string_view{} : extra.substr(sp + 1);
+      constexpr std::string_view key = "userdb_quota_rule=*:storage=";
+      if (!kv.starts_with(key)) continue;
+      auto v = kv.substr(key.size());
+      std::uint64_t unit = 1;
+      if (!v.empty()) {
+        switch (v.back()) {
+        case 'b':
+        case 'B':
+          unit = 1;
+          break;
+        case 'k':
+        case 'K':
+          unit = 1ull << 10;
+          break;
+        case 'M':
+          unit = 1ull << 20;
+          break;
+        case 'G':
+          unit = 1ull << 30;
+          break;
+        case 'T':
+          unit = 1ull << 40;
+          break;
+        default:
+          unit = 0;
+          break;
+        }
+        if (unit != 0)
+          v.remove_suffix(1);
+        else
+          unit = 1ull << 10; // Dovecot reads a bare storage limit in kilobytes
+      }
+      auto num = to_u64(v);
+      if (num && *num <= UINT64_MAX / unit) e.quota_bytes = *num * unit;
+    }
+    out.entries.push_back(e);
+  }
+  return out;
+}
+
 } // namespace mailkit::store

@@ -714,7 +714,10 @@ public:
     if (!ids) return make_unexpected(ids.error());
     std::int64_t mbid = 0;
     std::vector<change> events;
-    auto r = write([&](connection& c) -> expected<void> {
+    // Published before the writer lock is released, so every subscriber sees the changes
+    // in commit order (an append before the flag change that follows it).
+    std::unique_lock writer(write_mutex_);
+    auto r = write_locked([&](connection& c) -> expected<void> {
       auto acc = account_row_of(c, key->first);
       if (!acc) return make_unexpected(acc.error());
       auto mb = mailbox_row_by_account(c, acc->id, key->second);
@@ -731,6 +734,8 @@ public:
           if (!dup) return make_unexpected(dup.error());
           if (*dup) continue;
         }
+        // A kept UID (migration) only moves forward: UIDs stay strictly ascending.
+        if (it.uid != 0 && it.uid > uid) uid = it.uid;
         if (uid == UINT32_MAX) return fail(errc::limit_exceeded);
         ++modseq;
         statement ins(c, "INSERT INTO messages(mailbox_id, uid, modseq, sysflags, keywords, "
@@ -763,6 +768,8 @@ public:
       if (int rc = up.step(); rc != SQLITE_DONE) return sql_fail(rc);
       return adjust_usage(c, acc->id, bytes, count);
     });
+    if (r) publish(mbid, events);
+    writer.unlock();
     if (!r) {
       for (const auto& id : *ids)
         blobs_->remove(id); // never committed: nobody can see them
@@ -771,8 +778,52 @@ public:
     // Bodies written for messages that turned out to be duplicates at commit time.
     for (std::size_t k = 0; k < todo.size(); ++k)
       if (!out[todo[k]]) blobs_->remove((*ids)[k]);
-    publish(mbid, events);
     return out;
+  }
+
+  expected<bool> adopt_uidvalidity(std::string_view account, std::string_view mailbox,
+                                   std::uint32_t uidvalidity) override {
+    if (uidvalidity == 0) return fail(errc::invalid_argument); // RFC 3501 §9: nz-number
+    auto key = keys(account, mailbox);
+    if (!key) return make_unexpected(key.error());
+    return write([&](connection& c) -> expected<bool> {
+      auto mb = mailbox_row_of(c, key->first, key->second);
+      if (!mb) return make_unexpected(mb.error());
+      if (mb->uidvalidity == uidvalidity) return true;
+      // Only a mailbox no client can have seen a UID of: otherwise its UIDs would change
+      // meaning under the same UIDVALIDITY (RFC 3501 §2.3.1.1).
+      if (mb->uidnext != 1 || mb->highestmodseq != 0) return false;
+      {
+        statement st(c, "SELECT 1 FROM expunged WHERE mailbox_id=? LIMIT 1");
+        st.bind(1, mb->id);
+        int rc = st.step();
+        if (rc == SQLITE_ROW) return false;
+        if (rc != SQLITE_DONE) return sql_fail(rc);
+      }
+      statement up(c, "UPDATE mailboxes SET uidvalidity=? WHERE id=?");
+      up.bind(1, static_cast<std::int64_t>(uidvalidity)).bind(2, mb->id);
+      if (int rc = up.step(); rc != SQLITE_DONE) return sql_fail(rc);
+      // Mailboxes created later get larger values than this one.
+      statement meta(c, "INSERT INTO meta(key, value) VALUES('uidvalidity', ?) ON CONFLICT(key) "
+                        "DO UPDATE SET value=max(value, excluded.value)");
+      meta.bind(1, static_cast<std::int64_t>(uidvalidity));
+      if (int rc = meta.step(); rc != SQLITE_DONE) return sql_fail(rc);
+      return true;
+    });
+  }
+
+  expected<void> raise_uidnext(std::string_view account, std::string_view mailbox,
+                               uid_type uidnext) override {
+    auto key = keys(account, mailbox);
+    if (!key) return make_unexpected(key.error());
+    return write([&](connection& c) -> expected<void> {
+      auto mb = mailbox_row_of(c, key->first, key->second);
+      if (!mb) return make_unexpected(mb.error());
+      statement up(c, "UPDATE mailboxes SET uidnext=max(uidnext, ?) WHERE id=?");
+      up.bind(1, static_cast<std::int64_t>(uidnext)).bind(2, mb->id);
+      if (int rc = up.step(); rc != SQLITE_DONE) return sql_fail(rc);
+      return {};
+    });
   }
 
   expected<std::vector<message_info>> messages(std::string_view account, std::string_view mailbox,
@@ -807,7 +858,14 @@ public:
                               uid_type uid) override {
     auto blob = blob_of(account, mailbox, uid);
     if (!blob) return make_unexpected(blob.error());
-    return blobs_->get(*blob);
+    auto data = blobs_->get(*blob);
+    if (!data && data.error() == make_error_code(errc::corrupt)) {
+      // An expunge may have committed and removed the body between the row read and the file
+      // read: that is a message that no longer exists, not damage.
+      auto again = blob_of(account, mailbox, uid);
+      if (!again) return make_unexpected(again.error());
+    }
+    return data;
   }
 
   expected<message_structure> structure(std::string_view account, std::string_view mailbox,
@@ -836,7 +894,10 @@ public:
     if (!key) return make_unexpected(key.error());
     store_result out;
     std::int64_t mbid = 0;
-    auto r = write([&](connection& c) -> expected<void> {
+    // Published before the writer lock is released, so every subscriber sees the changes
+    // in commit order (an append before the flag change that follows it).
+    std::unique_lock writer(write_mutex_);
+    auto r = write_locked([&](connection& c) -> expected<void> {
       auto mb = mailbox_row_of(c, key->first, key->second);
       if (!mb) return make_unexpected(mb.error());
       mbid = mb->id;
@@ -925,7 +986,10 @@ public:
     std::vector<std::string> blobs;
     std::int64_t mbid = 0;
     modseq_type modseq = 0;
-    auto r = write([&](connection& c) -> expected<void> {
+    // Published before the writer lock is released, so every subscriber sees the changes
+    // in commit order (an append before the flag change that follows it).
+    std::unique_lock writer(write_mutex_);
+    auto r = write_locked([&](connection& c) -> expected<void> {
       auto mb = mailbox_row_of(c, key->first, key->second);
       if (!mb) return make_unexpected(mb.error());
       mbid = mb->id;
@@ -934,11 +998,12 @@ public:
       return {};
     });
     if (!r) return make_unexpected(r.error());
-    drop_unreferenced(blobs);
     std::vector<change> events;
     for (auto u : gone)
       events.push_back({change::kind::expunged, u, modseq, {}});
     publish(mbid, events);
+    writer.unlock();
+    drop_unreferenced(blobs);
     return gone;
   }
 
@@ -1386,7 +1451,10 @@ private:
     append_result res;
     std::int64_t mbid = 0;
     bool duplicate = false;
-    auto r = write([&](connection& c) -> expected<void> {
+    // Published before the writer lock is released, so every subscriber sees the changes
+    // in commit order (an append before the flag change that follows it).
+    std::unique_lock writer(write_mutex_);
+    auto r = write_locked([&](connection& c) -> expected<void> {
       auto acc = account_row_of(c, key->first);
       if (!acc) return make_unexpected(acc.error());
       auto mb = mailbox_row_by_account(c, acc->id, key->second);
@@ -1428,14 +1496,17 @@ private:
       if (int rc = up.step(); rc != SQLITE_DONE) return sql_fail(rc);
       return adjust_usage(c, acc->id, static_cast<std::int64_t>(data.size()), 1);
     });
+    if (r && !duplicate) {
+      flag_set f = flags;
+      f.normalize();
+      publish(mbid, {{change::kind::appended, res.uid, res.modseq, f}});
+    }
+    writer.unlock();
     if (!r || duplicate) {
       blobs_->remove(*blob); // never committed: nobody can see it
       if (!r) return make_unexpected(r.error());
       return std::optional<append_result>();
     }
-    flag_set f = flags;
-    f.normalize();
-    publish(mbid, {{change::kind::appended, res.uid, res.modseq, f}});
     return std::optional<append_result>(res);
   }
 
@@ -1564,7 +1635,10 @@ private:
     std::vector<std::pair<uid_type, uid_type>> pairs;
     std::vector<change> added, removed;
     std::int64_t src_id = 0, dst_id = 0;
-    auto r = write([&](connection& c) -> expected<void> {
+    // Published before the writer lock is released, so every subscriber sees the changes
+    // in commit order (an append before the flag change that follows it).
+    std::unique_lock writer(write_mutex_);
+    auto r = write_locked([&](connection& c) -> expected<void> {
       auto acc = account_row_of(c, src->first);
       if (!acc) return make_unexpected(acc.error());
       auto smb = mailbox_row_by_account(c, acc->id, src->second);
@@ -1674,6 +1748,8 @@ private:
       blobs_->remove(b);
   }
 
+  /// Hand committed changes to the mailbox's subscribers. Called with write_mutex_ held, right
+  /// after the commit, so that events reach every subscriber in commit order.
   void publish(std::int64_t mbid, const std::vector<change>& events) {
     if (events.empty()) return;
     std::vector<std::shared_ptr<subscription>> subs;

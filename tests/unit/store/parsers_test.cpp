@@ -187,3 +187,33 @@ TEST(structure, round_trip_and_damage) {
   tight.max_parts = 1;
   EXPECT_FALSE(deserialize(bytes, tight));
 }
+
+TEST(dovecot_passwd, fields_quotas_and_bad_lines) {
+  auto f = parse_dovecot_passwd(
+      "# comment\n"
+      "\n"
+      "bob:{SHA512-CRYPT}$6$s$h:1000:1000::/home/bob::userdb_quota_rule=*:storage=2G\r\n"
+      "carol@example.com:{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$a$b\n"
+      "dave:{MD5}$1$x$y:admin:mail::/home/admin:50:userdb_mail=maildir:~/x "
+      "userdb_quota_rule=*:storage=50M\n"
+      "erin:{BLF-CRYPT}$2y$05$z::::::userdb_quota_rule=*:storage=300\n"
+      "frank:{BLF-CRYPT}$2y$05$z::::::userdb_quota_rule=*:storage=12X\n"
+      ":nouser\n"
+      "nopassword:\n"
+      "justaname\n" +
+      std::string(max_passwd_line + 1, 'x') + "\n");
+  ASSERT_TRUE(f);
+  ASSERT_EQ(f->entries.size(), 5u);
+  EXPECT_EQ(f->bad_lines, 4u);
+  EXPECT_EQ(f->entries[0].user, "bob");
+  EXPECT_EQ(f->entries[0].hash, "{SHA512-CRYPT}$6$s$h");
+  EXPECT_EQ(f->entries[0].quota_bytes, std::optional<std::uint64_t>(2ull << 30));
+  EXPECT_EQ(f->entries[1].user, "carol@example.com");
+  EXPECT_FALSE(f->entries[1].quota_bytes);
+  EXPECT_EQ(f->entries[2].quota_bytes, std::optional<std::uint64_t>(50ull << 20));
+  EXPECT_EQ(f->entries[3].quota_bytes, std::optional<std::uint64_t>(300ull << 10)); // kilobytes
+  EXPECT_FALSE(f->entries[4].quota_bytes);                                          // bad unit
+  auto overflow = parse_dovecot_passwd("a:b::::::userdb_quota_rule=*:storage=99999999999999999T\n");
+  ASSERT_TRUE(overflow);
+  EXPECT_FALSE(overflow->entries.at(0).quota_bytes);
+}

@@ -6,12 +6,15 @@
 ///  - dovecot-keywords ("0 $Junk": the keyword for letter a, b, ...);
 ///  - dovecot-uidlist (version 3 header "3 V<uidvalidity> N<uidnext> ...", then
 ///    "<uid> [fields] :<file base name>");
-///  - mbox: "From " separator lines, mboxrd/mboxo ">From " unescaping, Status/X-Status flags.
+///  - mbox: "From " separator lines, mboxrd/mboxo ">From " unescaping, Status/X-Status flags;
+///  - Dovecot passwd-files ("user:{SCHEME}hash:uid:gid:gecos:home:shell:extra fields"), as
+///    HestiaCP keeps them per domain (/etc/exim4/domains/<domain>/passwd).
 ///
 /// **Standards**: the Maildir conventions (cr.yp.to/proto/maildir.html, "2," info), Dovecot's
 /// Maildir++ and uidlist formats; RFC 4155 (mbox).
 /// **Security**: every input here is untrusted file content from another system; each reader
-/// is bounded and fuzzed (store_maildir_name_fuzz, store_keywords_fuzz, store_mbox_fuzz).
+/// is bounded and fuzzed (store_maildir_name_fuzz, store_keywords_fuzz, store_mbox_fuzz,
+/// store_passwd_fuzz).
 #pragma once
 
 #include <mailkit/core/expected.hpp>
@@ -98,6 +101,27 @@ private:
   bool started_ = false;
   bool failed_ = false;
 };
+
+/// One account of a Dovecot passwd-file.
+struct passwd_entry {
+  std::string_view user; ///< "bob" or "bob@example.com"; into the input
+  std::string_view hash; ///< "{SHA512-CRYPT}$6$..." (checked by parse_password_hash)
+  std::optional<std::uint64_t> quota_bytes; ///< from "userdb_quota_rule=*:storage=<n>[bkMGT]"
+};
+struct passwd_file {
+  std::vector<passwd_entry> entries;
+  std::size_t bad_lines = 0; ///< lines without a user and a password field, skipped
+};
+/// Limits of parse_dovecot_passwd.
+inline constexpr std::size_t max_passwd_entries = 1'000'000;
+inline constexpr std::size_t max_passwd_line = 8192;
+/// Read a Dovecot passwd-file: one "user:password[:uid:gid:gecos:home:shell[:extra fields]]"
+/// line per account, '#' comments and blank lines skipped. The password field is returned as
+/// is; a quota comes from the extra field "userdb_quota_rule=*:storage=<n>" (units b k M G T,
+/// 1024-based, a bare number in kilobytes, as Dovecot reads them; 0 = unlimited). Lines longer than
+/// max_passwd_line or without the two first fields count as bad. errc::limit_exceeded past
+/// max_passwd_entries.
+[[nodiscard]] expected<passwd_file> parse_dovecot_passwd(std::string_view file);
 
 /// Parse the date of an mbox "From " line ("From user@host Thu Nov 24 18:22:48 1986").
 [[nodiscard]] std::optional<std::int64_t> parse_mbox_from_date(std::string_view from_line);

@@ -184,8 +184,9 @@ public:
   std::vector<change> poll();
   /// Wait until a change is queued or `timeout` passes; true when changes are waiting.
   bool wait_for(std::chrono::milliseconds timeout);
-  /// Called (on the writing thread, after the commit) for every change as well as queueing it;
-  /// it must not call back into the store.
+  /// Called (on the writing thread, after the commit, with the store's writer lock held so that
+  /// changes arrive in commit order) for every change as well as queueing it; it must not call
+  /// back into the store.
   void on_change(std::function<void(const change&)> callback);
   /// Changes queued beyond this limit are dropped and `overflowed()` becomes true: the session
   /// must then resynchronize (a full FETCH of flags) instead of trusting the queue.
@@ -325,11 +326,12 @@ struct recovery_report {
 };
 
 struct import_report {
-  std::size_t mailboxes = 0;  ///< mailboxes seen (created or existing)
-  std::size_t imported = 0;   ///< messages appended
-  std::size_t duplicates = 0; ///< already present (same content and date): skipped
-  std::size_t failed = 0;     ///< unreadable files, skipped
-  std::size_t uids_kept = 0;  ///< messages appended with their dovecot-uidlist UID order
+  std::size_t mailboxes = 0;          ///< mailboxes seen (created or existing)
+  std::size_t imported = 0;           ///< messages appended
+  std::size_t duplicates = 0;         ///< already present (same content and date): skipped
+  std::size_t failed = 0;             ///< unreadable files, skipped
+  std::size_t uids_kept = 0;          ///< messages appended with the UID dovecot-uidlist gave them
+  std::size_t uidvalidities_kept = 0; ///< mailboxes that took over Dovecot's UIDVALIDITY
 };
 
 /// The whole store: what open() returns.
@@ -352,6 +354,10 @@ public:
     std::string_view data;
     flag_set flags;
     std::int64_t internal_date = 0;
+    /// The UID to give it (a migration keeping the old server's UIDs), or 0 for the next one.
+    /// Honoured when it is at or above the UID the message would otherwise get (UIDs only
+    /// ascend, gaps are allowed: RFC 3501 §2.3.1.1); otherwise the next UID is used.
+    uid_type uid = 0;
   };
   /// Append many messages in one transaction (imports): the bodies are made durable together,
   /// then every row commits at once, or none does. With `unique`, messages already present
@@ -361,6 +367,18 @@ public:
   virtual expected<std::vector<std::optional<append_result>>>
   append_batch(std::string_view account, std::string_view mailbox,
                std::span<const batch_item> items, bool unique) = 0;
+
+  /// Migrations: take over the old server's UIDVALIDITY for a mailbox that has never held a
+  /// message (UIDNEXT 1, no MODSEQ, nothing expunged), so that clients keep their caches when
+  /// the UIDs are kept too. true when the mailbox now has `uidvalidity` (also when it already
+  /// had it), false when it was not fresh (it keeps its own). Later UIDVALIDITY values of the
+  /// store stay above it.
+  virtual expected<bool> adopt_uidvalidity(std::string_view account, std::string_view mailbox,
+                                           std::uint32_t uidvalidity) = 0;
+  /// Raise UIDNEXT to at least `uidnext` (never lowers it): UIDs the old server handed out
+  /// for messages since expunged are never given again.
+  virtual expected<void> raise_uidnext(std::string_view account, std::string_view mailbox,
+                                       uid_type uidnext) = 0;
 };
 
 [[nodiscard]] expected<std::unique_ptr<mail_store>> open(open_options options);
@@ -385,6 +403,20 @@ inline constexpr int schema_version = 1;
 [[nodiscard]] expected<import_report> import_mbox(mail_store& store, std::string_view account,
                                                   const std::string& path,
                                                   std::string_view mailbox = "INBOX");
+struct passwd_import_report {
+  std::size_t created = 0;          ///< accounts created with their old hash
+  std::size_t existing = 0;         ///< accounts already here: left as they are
+  std::size_t bad_lines = 0;        ///< unreadable lines of the file
+  std::vector<std::string> refused; ///< "user: reason" (unsupported scheme, other domain, ...)
+};
+/// Create the accounts of a Dovecot passwd-file (HestiaCP: /etc/exim4/domains/<domain>/passwd)
+/// in `domain`, which must exist, keeping each password hash (verified and rehashed to Argon2id
+/// at the first login) and the quota of "userdb_quota_rule=*:storage=". Users without a domain
+/// ("bob") belong to `domain`; a user of another domain is refused. Existing accounts are not
+/// touched, so the import can be re-run. Plaintext and unsalted schemes are refused per line.
+[[nodiscard]] expected<passwd_import_report>
+import_passwd(mail_store& store, std::string_view domain, const std::string& path);
+
 /// Export an account to a Maildir++ tree that Dovecot reads (flags and keywords in file names,
 /// dovecot-keywords, mtime = internal date). The target must not exist or be empty.
 [[nodiscard]] expected<import_report> export_maildir(mail_store& store, std::string_view account,
