@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: Apache-2.0
+// The fixed-path HTTPS server: certificates by SNI, content by Host, GET and HEAD only.
+// Asio's awaitable frames pair their operator new with a sized operator delete as C++20
+// [dcl.fct.def.coroutine] prescribes; GCC 12's -Wmismatched-new-delete does not know the pairing
+// (as in libmail/spf/src/evaluator.cpp).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+#include <mailkit/http/http.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <thread>
+
+namespace mailkit::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// "Host: name:port" -> "name" (RFC 9110 §7.2; IPv6 literals keep their brackets).
+std::string_view host_part(std::string_view h) {
+  if (!h.empty() && h.front() == '[') {
+    const auto end = h.find(']');
+    return end == std::string_view::npos ? h : h.substr(0, end + 1);
+  }
+  const auto colon = h.rfind(':');
+  return colon == std::string_view::npos ? h : h.substr(0, colon);
+}
+
+} // namespace
+
+struct server::impl {
+  server_options opts;
+  asio::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  std::thread thread;
+  std::atomic<std::size_t> requests{0};
+  std::uint16_t port = 0;
+
+  const virtual_host* find_host(std::string_view name) const {
+    if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+    for (const auto& h : opts.hosts)
+      if (iequals(h.name, name)) return &h;
+    return nullptr;
+  }
+
+  // RFC 6066 §3: pick the certificate of the host the client named.
+  static int on_servername(SSL* ssl, int* /*alert*/, void* arg) {
+    const auto* self = static_cast<const impl*>(arg);
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name == nullptr) return SSL_TLSEXT_ERR_NOACK;
+    const virtual_host* h = self->find_host(name);
+    if (h != nullptr && h->context) SSL_set_SSL_CTX(ssl, h->context->native_handle());
+    return SSL_TLSEXT_ERR_OK;
+  }
+
+  asio::awaitable<void> serve(tcp::socket socket) {
+    const auto tuple = asio::as_tuple(asio::use_awaitable);
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *opts.hosts.front().context);
+    beast::get_lowest_layer(stream).expires_after(opts.idle_timeout);
+    if (auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple); ec)
+      co_return;
+    beast::flat_buffer buffer;
+    for (int served = 0; served < 100; ++served) {
+      beast::get_lowest_layer(stream).expires_after(opts.idle_timeout);
+      bhttp::request_parser<bhttp::empty_body> parser;
+      parser.header_limit(8 * 1024);
+      if (auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, tuple); ec) co_return;
+      const auto& req = parser.get();
+      ++requests;
+      const bool head = req.method() == bhttp::verb::head;
+      route r;
+      if (req.method() != bhttp::verb::get && !head) {
+        r.status = 405;
+        r.body = "method not allowed\n";
+      } else {
+        const virtual_host* h = find_host(host_part(req[bhttp::field::host]));
+        std::string_view path = req.target();
+        if (const auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+        const route* found = nullptr;
+        if (h != nullptr) {
+          const auto it = h->routes.find(std::string(path));
+          if (it != h->routes.end()) found = &it->second;
+        }
+        if (found != nullptr) {
+          r = *found;
+        } else {
+          r.status = 404;
+          r.body = "not found\n";
+        }
+      }
+      bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
+      res.set(bhttp::field::server, "mailkit");
+      if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
+      if (!head) res.body() = r.body;
+      if (r.chunked) {
+        res.chunked(true);
+      } else if (r.announced_length != 0) {
+        res.set(bhttp::field::content_length, std::to_string(r.announced_length));
+      } else {
+        res.content_length(r.body.size());
+      }
+      res.keep_alive(req.keep_alive() && r.announced_length == 0);
+      if (auto [ec, n] = co_await bhttp::async_write(stream, res, tuple); ec) co_return;
+      if (!res.keep_alive()) break;
+    }
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(1));
+    (void)co_await stream.async_shutdown(tuple);
+  }
+
+  asio::awaitable<void> accept_loop() {
+    const auto tuple = asio::as_tuple(asio::use_awaitable);
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(tuple);
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) continue;
+      asio::co_spawn(ioc, serve(std::move(socket)), asio::detached);
+    }
+  }
+};
+
+expected<std::unique_ptr<server>> server::start(server_options options) {
+  if (options.hosts.empty()) return fail(errc::invalid_request);
+  for (const auto& h : options.hosts)
+    if (!h.context || h.name.empty()) return fail(errc::invalid_request);
+  auto p = std::make_unique<impl>();
+  p->opts = std::move(options);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(p->opts.address, ec);
+  if (ec) return fail(errc::invalid_request);
+  const tcp::endpoint ep(address, p->opts.port);
+  p->acceptor.open(ep.protocol(), ec);
+  if (!ec) p->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) p->acceptor.bind(ep, ec);
+  if (!ec) p->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(errc::bind_failed);
+  p->port = p->acceptor.local_endpoint().port();
+  SSL_CTX* first = p->opts.hosts.front().context->native_handle();
+  SSL_CTX_set_tlsext_servername_callback(first, &impl::on_servername);
+  SSL_CTX_set_tlsext_servername_arg(first, p.get());
+  asio::co_spawn(p->ioc, p->accept_loop(), asio::detached);
+  p->thread = std::thread([raw = p.get()] { raw->ioc.run(); });
+  return std::unique_ptr<server>(new server(std::move(p)));
+}
+
+server::server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+server::~server() {
+  stop();
+}
+
+std::uint16_t server::port() const noexcept {
+  return impl_->port;
+}
+
+std::size_t server::requests() const noexcept {
+  return impl_->requests.load();
+}
+
+void server::stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  asio::post(impl_->ioc, [p = impl_.get()] {
+    boost::system::error_code ignored;
+    p->acceptor.close(ignored);
+    p->ioc.stop();
+  });
+  impl_->thread.join();
+  SSL_CTX* first = impl_->opts.hosts.front().context->native_handle();
+  SSL_CTX_set_tlsext_servername_callback(first, nullptr);
+  SSL_CTX_set_tlsext_servername_arg(first, nullptr);
+}
+
+} // namespace mailkit::http
