@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: Apache-2.0
+// Outbound transport (relay.hpp): routing, approved senders, DKIM signing, quota scheduling,
+// direct MX delivery and relay delivery over smtp::client_session.
+#include <mailkit/relay/relay.hpp>
+
+#include <mailkit/core/log.hpp>
+#include <mailkit/dkim/signer.hpp>
+#include <mailkit/mime/address.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace mailkit::relay {
+
+namespace asio = boost::asio;
+
+std::string_view to_string(outcome_status s) noexcept {
+  switch (s) {
+  case outcome_status::delivered:
+    return "delivered";
+  case outcome_status::transient:
+    return "transient";
+  case outcome_status::permanent:
+    return "permanent";
+  case outcome_status::held:
+    return "held";
+  }
+  return "transient";
+}
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string domain_of(std::string_view address) {
+  const std::size_t at = address.rfind('@');
+  return at == std::string_view::npos ? std::string() : lower(address.substr(at + 1));
+}
+
+// "example.com" matches itself; ".example.com" its subdomains; "*" and "" everything.
+bool domain_matches(std::string_view pattern, std::string_view domain) {
+  if (pattern.empty() || pattern == "*") return true;
+  const std::string p = lower(pattern);
+  if (p.front() == '.')
+    return domain.size() > p.size() && domain.substr(domain.size() - p.size()) == p;
+  return domain == p;
+}
+
+bool sender_matches(std::string_view pattern, std::string_view sender) {
+  if (pattern.empty() || pattern == "*") return true;
+  return sender_approved(sender, {std::string(pattern)});
+}
+
+std::string fmt_time(time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+expected<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(errc::io_error);
+  std::ostringstream s;
+  s << in.rdbuf();
+  if (in.bad()) return fail(errc::io_error);
+  return s.str();
+}
+
+// One SMTP connection attempt: open, one transaction, quit.
+struct attempt {
+  bool opened = false;
+  error_code ec;
+  std::string detail;
+  std::optional<smtp::reply> error_reply;
+  std::optional<smtp::transaction_result> result;
+  std::string peer;
+};
+
+attempt run_session(smtp::session_options opts, smtp::envelope env, std::string data) {
+  asio::io_context io;
+  attempt a;
+  smtp::client_session session(io.get_executor(), std::move(opts));
+  auto run = [&]() -> asio::awaitable<void> {
+    auto o = co_await session.async_open();
+    a.peer = session.peer();
+    if (!o) {
+      a.ec = o.error();
+      a.detail = session.error_detail();
+      a.error_reply = session.error_reply();
+      co_return;
+    }
+    a.opened = true;
+    auto r = co_await session.async_send(std::move(env), std::move(data));
+    if (!r) {
+      a.ec = r.error();
+      a.detail = session.error_detail();
+      a.error_reply = session.error_reply();
+      co_return;
+    }
+    a.result = std::move(*r);
+    co_await session.async_quit();
+  };
+  asio::co_spawn(io, run(), asio::detached);
+  io.run();
+  if (a.detail.empty() && a.ec) a.detail = a.ec.message();
+  return a;
+}
+
+outcome_status status_of(const smtp::reply& r) {
+  if (r.positive_completion()) return outcome_status::delivered;
+  if (r.permanent_failure()) return outcome_status::permanent;
+  return outcome_status::transient;
+}
+
+} // namespace
+
+bool sender_approved(std::string_view address, const std::vector<std::string>& approved) noexcept {
+  const std::string a = lower(address);
+  const std::string dom = domain_of(a);
+  for (const auto& entry : approved) {
+    std::string e = lower(entry);
+    if (e.empty()) continue;
+    if (e.front() == '@')
+      e.erase(0, 1);
+    else if (e.find('@') != std::string::npos) {
+      if (e == a) return true;
+      continue;
+    }
+    if (!dom.empty() && e == dom) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> header_from_addresses(std::string_view m) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  std::string current; // the From field being unfolded
+  bool in_from = false;
+  auto flush = [&] {
+    if (in_from)
+      for (const auto& mb : mime::parse_address_list(current).flatten())
+        if (mb.addr && !mb.addr->empty()) out.push_back(*mb.addr);
+    in_from = false;
+    current.clear();
+  };
+  while (pos < m.size()) {
+    const std::size_t eol = m.find('\n', pos);
+    const std::size_t end = eol == std::string_view::npos ? m.size() : eol + 1;
+    std::string_view line = m.substr(pos, end - pos);
+    pos = end;
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+      line.remove_suffix(1);
+    if (line.empty()) break; // RFC 5322 §2.1: the empty line ends the header section
+    if (line.front() == ' ' || line.front() == '\t') {
+      if (in_from) current.append(line);
+      continue;
+    }
+    flush();
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
+      name.remove_suffix(1);
+    if (lower(name) == "from") {
+      in_from = true;
+      current.assign(line.substr(colon + 1));
+    }
+  }
+  flush();
+  return out;
+}
+
+struct transport::impl {
+  struct relay_entry {
+    relay_config cfg;
+    preset p; // the preset with the configuration's overrides applied
+    limits lim;
+    std::vector<std::string> quota_replies;
+  };
+  struct dkim_entry {
+    std::string domain, selector;
+    dkim::private_key key;
+  };
+
+  config cfg;
+  dns::resolver* resolver = nullptr;
+  std::map<std::string, relay_entry, std::less<>> relays;
+  std::vector<dkim_entry> dkim_keys;
+  std::unique_ptr<quota_tracker> quotas;
+  const clock* clk = nullptr;
+
+  const relay_entry* find_relay(std::string_view name) const {
+    auto it = relays.find(name);
+    return it == relays.end() ? nullptr : &it->second;
+  }
+
+  std::string route_for(std::string_view sender, std::string_view recipient) const {
+    const std::string dom = domain_of(recipient);
+    for (const auto& r : cfg.rules)
+      if (domain_matches(r.recipient_domain, dom) && sender_matches(r.sender, sender)) return r.via;
+    return cfg.default_route;
+  }
+
+  // DKIM: sign with the key of the header From domain (or a parent domain we hold a key for).
+  std::string sign(std::string_view data) const {
+    if (dkim_keys.empty()) return {};
+    const auto from = header_from_addresses(data);
+    if (from.empty()) return {};
+    std::string dom = domain_of(from.front());
+    while (!dom.empty()) {
+      for (const auto& k : dkim_keys) {
+        if (k.domain != dom) continue;
+        dkim::sign_options o;
+        o.domain = k.domain;
+        o.selector = k.selector;
+        o.algo = k.key.type() == dkim::key_type::ed25519 ? dkim::algorithm::ed25519_sha256
+                                                         : dkim::algorithm::rsa_sha256;
+        o.clk = clk;
+        auto sig = dkim::sign(data, k.key, o);
+        if (!sig) {
+          log(log_level::warning, "relay",
+              "DKIM signing for " + k.domain + " failed: " + sig.error().message());
+          return {};
+        }
+        return std::move(*sig);
+      }
+      const std::size_t dot = dom.find('.');
+      if (dot == std::string::npos) break;
+      dom.erase(0, dot + 1);
+      if (dom.find('.') == std::string::npos) break; // never sign with a bare TLD key
+    }
+    return {};
+  }
+
+  smtp::envelope make_envelope(const outbound_message& msg, std::string mail_from,
+                               const std::vector<std::size_t>& idx) const {
+    smtp::envelope env;
+    env.mail_from = std::move(mail_from);
+    env.ret = msg.ret;
+    env.envid = msg.envid;
+    for (const std::size_t i : idx) {
+      const auto& r = msg.recipients[i];
+      env.recipients.push_back({r.address, r.notify, r.orcpt});
+    }
+    return env;
+  }
+
+  smtp::client_options client_options() const {
+    smtp::client_options c;
+    c.helo_name = cfg.helo_name;
+    c.use_pipelining = cfg.use_pipelining;
+    c.use_chunking = cfg.use_chunking;
+    return c;
+  }
+
+  static void set_all(std::vector<recipient_outcome>& out, const std::vector<std::size_t>& idx,
+                      outcome_status st, const smtp::reply& r, const std::string& route,
+                      const std::string& detail) {
+    for (const std::size_t i : idx) {
+      out[i].status = st;
+      out[i].reply = r;
+      out[i].route = route;
+      out[i].detail = detail;
+    }
+  }
+
+  // Map a finished transaction onto the outcomes of `idx` (in envelope order).
+  static void map_result(std::vector<recipient_outcome>& out, const std::vector<std::size_t>& idx,
+                         const smtp::transaction_result& t, const std::string& route,
+                         const std::string& mta) {
+    for (std::size_t k = 0; k < idx.size() && k < t.recipients.size(); ++k) {
+      auto& o = out[idx[k]];
+      o.reply = t.recipients[k].reply;
+      o.status =
+          t.refused != smtp::local_refusal::none ? outcome_status::permanent : status_of(o.reply);
+      o.route = route;
+      o.remote_mta = mta;
+      o.detail = t.refused != smtp::local_refusal::none ? t.reason : o.reply.text();
+    }
+  }
+
+  // The outcome of an attempt that did not complete a transaction.
+  static void map_failure(std::vector<recipient_outcome>& out, const std::vector<std::size_t>& idx,
+                          const attempt& a, const std::string& route, const std::string& mta,
+                          bool auth_is_transient) {
+    bool permanent = is_permanent(a.ec);
+    if (auth_is_transient &&
+        (a.ec == smtp::client_errc::auth_failed || a.ec == smtp::client_errc::auth_unavailable))
+      permanent = false;
+    std::string detail = a.detail;
+    if (a.opened)
+      detail = "the connection failed during the transaction (" + a.detail +
+               "); the server may have the message: it will be retried (possibly a duplicate)";
+    smtp::reply r = a.error_reply && !a.opened
+                        ? *a.error_reply
+                        : smtp::make_reply(permanent ? 554 : 451, permanent ? "5.4.0" : "4.4.1",
+                                           "mailkit: " + detail);
+    if (!permanent && r.permanent_failure())
+      r = smtp::make_reply(451, "4.7.0", "mailkit: " + detail);
+    set_all(out, idx, permanent ? outcome_status::permanent : outcome_status::transient, r, route,
+            detail);
+    for (const std::size_t i : idx)
+      out[i].remote_mta = mta;
+  }
+
+  // ---- direct delivery -------------------------------------------------------------------
+
+  void deliver_direct(const outbound_message& msg, const std::string& data,
+                      const std::vector<std::size_t>& idx, std::vector<recipient_outcome>& out) {
+    std::map<std::string, std::vector<std::size_t>> by_domain;
+    for (const std::size_t i : idx)
+      by_domain[domain_of(msg.recipients[i].address)].push_back(i);
+    for (const auto& [domain, ridx] : by_domain) {
+      if (domain.empty()) {
+        set_all(out, ridx, outcome_status::permanent,
+                smtp::make_reply(553, "5.1.3", "mailkit: the recipient address has no domain"),
+                "direct", "no domain");
+        continue;
+      }
+      if (!resolver) {
+        set_all(out, ridx, outcome_status::transient,
+                smtp::make_reply(451, "4.4.3", "mailkit: no DNS resolver for direct delivery"),
+                "direct", "no resolver");
+        continue;
+      }
+      const mx_plan plan = resolve_mx(*resolver, domain, cfg.mx);
+      if (plan.hosts.empty()) {
+        const int code = plan.null_mx ? 556 : plan.permanent ? 550 : 451;
+        set_all(out, ridx, plan.permanent ? outcome_status::permanent : outcome_status::transient,
+                smtp::make_reply(code, plan.status, "mailkit: " + plan.reason), "direct",
+                plan.reason);
+        continue;
+      }
+      bool any_transient = false;
+      std::string errors;
+      std::optional<attempt> last;
+      bool done = false;
+      for (const auto& h : plan.hosts) {
+        smtp::session_options o;
+        o.host = h.name;
+        o.port = cfg.direct.port;
+        o.addresses = h.addresses;
+        o.tls = cfg.direct.tls;
+        o.tls_options.verify_peer = cfg.direct.verify;
+        o.tls_options.ca_file = cfg.direct.cafile;
+        o.verify_host = cfg.direct.verify;
+        o.client = client_options();
+        o.timeouts = cfg.timeouts;
+        attempt a = run_session(std::move(o), make_envelope(msg, msg.reverse_path, ridx), data);
+        const std::string mta = h.name + " [" + a.peer + "]";
+        if (a.result) {
+          map_result(out, ridx, *a.result, "direct", mta);
+          done = true;
+          break;
+        }
+        if (a.opened) {
+          // RFC 5321 §4.1.1.4 / §6.1: the connection failed inside the transaction; trying the
+          // next MX now could duplicate a message this host already took: retry later instead.
+          map_failure(out, ridx, a, "direct", mta, false);
+          done = true;
+          break;
+        }
+        // RFC 5321 §5.1: a host that cannot be reached or refuses the session: try the next.
+        if (!is_permanent(a.ec)) any_transient = true;
+        errors += (errors.empty() ? "" : "; ") + h.name + ": " + a.detail;
+        last = std::move(a);
+      }
+      if (done) continue;
+      attempt summary = last ? std::move(*last) : attempt{};
+      summary.detail = "no MX host of " + domain + " took the message: " + errors;
+      if (any_transient) summary.ec = make_error_code(smtp::client_errc::connection_failed);
+      if (any_transient) summary.error_reply.reset();
+      map_failure(out, ridx, summary, "direct", "", false);
+    }
+  }
+
+  // ---- relay delivery --------------------------------------------------------------------
+
+  void hold_all(std::vector<recipient_outcome>& out, const std::vector<std::size_t>& idx,
+                const std::string& route, time_point until, const std::string& why) {
+    const smtp::reply r = smtp::make_reply(452, "4.3.1",
+                                           "mailkit: held until " + fmt_time(until) + " (relay " +
+                                               route + ": " + why + ")");
+    set_all(out, idx, outcome_status::held, r, route, why);
+    for (const std::size_t i : idx)
+      out[i].held_until = until;
+  }
+
+  void deliver_relay(const outbound_message& msg, const std::string& data,
+                     const std::vector<std::size_t>& idx, const std::string& name, int depth,
+                     std::vector<recipient_outcome>& out) {
+    const relay_entry* re = find_relay(name);
+    if (!re) {
+      set_all(out, idx, outcome_status::transient,
+              smtp::make_reply(451, "4.3.5", "mailkit: no relay named " + name), name,
+              "unknown relay");
+      return;
+    }
+    std::string mail_from = msg.reverse_path;
+    if (mail_from.empty() && re->p.refuses_null_sender) {
+      if (re->cfg.null_sender_address.empty()) {
+        set_all(out, idx, outcome_status::permanent,
+                smtp::make_reply(550, "5.7.1",
+                                 "mailkit: relay " + name +
+                                     " refuses the null sender and no null_sender_address is "
+                                     "configured for it"),
+                name, "null sender refused by relay");
+        return;
+      }
+      mail_from = re->cfg.null_sender_address;
+    }
+    const limits& lim = re->lim;
+    if (lim.max_message_size && smtp::canonical_size(data) > lim.max_message_size) {
+      set_all(out, idx, outcome_status::permanent,
+              smtp::make_reply(552, "5.3.4",
+                               "mailkit: the message is larger than relay " + name + " accepts (" +
+                                   std::to_string(lim.max_message_size) + " octets)"),
+              name, "message too large for the relay");
+      return;
+    }
+    // Recipients per transaction: the relay's maximum, and never more units than a day or a
+    // minute holds (else such a message could never be sent).
+    std::size_t batch = idx.size();
+    if (lim.max_recipients) batch = std::min<std::size_t>(batch, lim.max_recipients);
+    if (lim.counting == count_mode::per_recipient) {
+      if (lim.per_day) batch = std::min<std::size_t>(batch, lim.per_day);
+      if (lim.per_minute) batch = std::min<std::size_t>(batch, lim.per_minute);
+    }
+    batch = std::max<std::size_t>(batch, 1);
+    for (std::size_t start = 0; start < idx.size(); start += batch) {
+      const std::vector<std::size_t> part(
+          idx.begin() + static_cast<std::ptrdiff_t>(start),
+          idx.begin() + static_cast<std::ptrdiff_t>(std::min(idx.size(), start + batch)));
+      send_batch(msg, data, part, *re, mail_from, depth, out);
+    }
+  }
+
+  void send_batch(const outbound_message& msg, const std::string& data,
+                  const std::vector<std::size_t>& part, const relay_entry& re,
+                  const std::string& mail_from, int depth, std::vector<recipient_outcome>& out) {
+    const std::string& name = re.cfg.name;
+    const limits& lim = re.lim;
+    const std::uint64_t units = lim.counting == count_mode::per_recipient ? part.size() : 1;
+    const time_point reserved_at = clk->now();
+    const quota_decision d = quotas->reserve(name, lim, units, msg.prio);
+    if (!d.granted) {
+      if (!re.cfg.failover.empty() && depth < 3) {
+        log(log_level::info, "relay",
+            "relay " + name + " is held (" + d.reason + "): trying " + re.cfg.failover);
+        return deliver_relay(msg, data, part, re.cfg.failover, depth + 1, out);
+      }
+      return hold_all(out, part, name, d.until, d.reason);
+    }
+    smtp::session_options o;
+    o.host = re.p.host;
+    o.port = re.p.port;
+    o.addresses = re.cfg.addresses;
+    o.tls = re.p.tls;
+    o.tls_options.verify_peer = re.cfg.verify;
+    o.tls_options.ca_file = re.cfg.cafile;
+    o.verify_host = re.cfg.verify;
+    o.client = client_options();
+    o.client.mechanism = re.p.auth;
+    if (!re.cfg.username.empty())
+      o.client.auth = smtp::credentials{re.cfg.username, re.cfg.password};
+    o.timeouts = cfg.timeouts;
+    attempt a = run_session(std::move(o), make_envelope(msg, mail_from, part), data);
+    const std::string mta = re.p.host + " [" + a.peer + "]";
+    if (!a.result) {
+      quotas->refund(name, units, reserved_at);
+      // A quota reply at the greeting, MAIL or AUTH stage holds, never bounces.
+      if (a.error_reply && !a.error_reply->positive_completion() &&
+          is_quota_reply(a.error_reply->text(), re.quota_replies)) {
+        const time_point until = quotas->next_reset(lim);
+        quotas->hold(name, until, a.error_reply->text());
+        return hold_all(out, part, name, until, "provider quota reply: " + a.error_reply->text());
+      }
+      if (!a.opened && !re.cfg.failover.empty() && depth < 3 && !is_permanent(a.ec)) {
+        log(log_level::info, "relay",
+            "relay " + name + " unreachable (" + a.detail + "): trying " + re.cfg.failover);
+        return deliver_relay(msg, data, part, re.cfg.failover, depth + 1, out);
+      }
+      return map_failure(out, part, a, name, mta, true);
+    }
+    const smtp::transaction_result& t = *a.result;
+    map_result(out, part, t, name, mta);
+    // Quota replies to MAIL, RCPT or the data (4xx or 5xx): held until the reset.
+    std::vector<std::size_t> quota_held;
+    std::uint64_t accepted = 0;
+    for (std::size_t k = 0; k < part.size(); ++k) {
+      auto& oc = out[part[k]];
+      if (oc.status == outcome_status::delivered) {
+        ++accepted;
+        continue;
+      }
+      if (t.refused == smtp::local_refusal::none &&
+          is_quota_reply(oc.reply.text(), re.quota_replies))
+        quota_held.push_back(part[k]);
+    }
+    const std::uint64_t used =
+        lim.counting == count_mode::per_recipient ? accepted : (accepted ? 1 : 0);
+    if (used < units) quotas->refund(name, units - used, reserved_at);
+    if (!quota_held.empty()) {
+      const time_point until = quotas->next_reset(lim);
+      const std::string text = out[quota_held.front()].reply.text();
+      quotas->hold(name, until, text);
+      if (!re.cfg.failover.empty() && depth < 3) {
+        for (const std::size_t i : quota_held) {
+          out[i] = recipient_outcome();
+          out[i].address = msg.recipients[i].address;
+        }
+        return deliver_relay(msg, data, quota_held, re.cfg.failover, depth + 1, out);
+      }
+      const std::string code = std::to_string(out[quota_held.front()].reply.code);
+      hold_all(out, quota_held, name, until, "provider quota reply: " + code + " " + text);
+    }
+  }
+
+  std::vector<recipient_outcome> deliver(const outbound_message& msg) {
+    std::vector<recipient_outcome> out(msg.recipients.size());
+    for (std::size_t i = 0; i < msg.recipients.size(); ++i)
+      out[i].address = msg.recipients[i].address;
+    std::string data;
+    if (!msg.data.empty()) {
+      data.assign(msg.data);
+    } else if (!msg.file.empty()) {
+      auto f = read_text_file(msg.file);
+      if (!f) {
+        std::vector<std::size_t> all(msg.recipients.size());
+        for (std::size_t i = 0; i < all.size(); ++i)
+          all[i] = i;
+        set_all(out, all, outcome_status::transient,
+                smtp::make_reply(451, "4.3.0", "mailkit: cannot read the queued message file"), "",
+                "cannot read " + msg.file);
+        return out;
+      }
+      data = std::move(*f);
+    }
+    // RFC 6376 §5: sign before the message leaves, with our key for the From domain.
+    if (std::string sig = sign(data); !sig.empty()) data.insert(0, sig);
+
+    std::map<std::string, std::vector<std::size_t>> by_route;
+    for (std::size_t i = 0; i < msg.recipients.size(); ++i)
+      by_route[route_for(msg.reverse_path, msg.recipients[i].address)].push_back(i);
+    for (const auto& [route, idx] : by_route) {
+      if (route == "direct")
+        deliver_direct(msg, data, idx, out);
+      else
+        deliver_relay(msg, data, idx, route, 0, out);
+    }
+    for (const auto& o : out)
+      log(o.status == outcome_status::delivered ? log_level::info : log_level::notice, "relay",
+          msg.queue_id + ": to=<" + o.address + "> route=" + o.route +
+              (o.remote_mta.empty() ? std::string() : " relay=" + o.remote_mta) +
+              " status=" + std::string(to_string(o.status)) + " (" + std::to_string(o.reply.code) +
+              " " + o.reply.text() + ")");
+    return out;
+  }
+};
+
+transport::transport(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+transport::~transport() = default;
+
+expected<std::unique_ptr<transport>> transport::create(config cfg, dns::resolver* resolver) {
+  auto p = std::make_unique<impl>();
+  p->resolver = resolver;
+  p->clk = cfg.clk ? cfg.clk : &default_clock();
+  for (auto& rc : cfg.relays) {
+    if (rc.name.empty() || rc.name == "direct" || p->relays.count(rc.name))
+      return fail(errc::invalid_argument);
+    auto pr = find_preset(rc.preset);
+    if (!pr) return tl::unexpected(pr.error());
+    impl::relay_entry e;
+    e.p = std::move(*pr);
+    if (!rc.host.empty()) e.p.host = rc.host;
+    if (rc.port) e.p.port = rc.port;
+    if (rc.tls) e.p.tls = *rc.tls;
+    if (rc.auth) e.p.auth = *rc.auth;
+    if (rc.refuses_null_sender) e.p.refuses_null_sender = *rc.refuses_null_sender;
+    if (e.p.host.empty() && rc.addresses.empty()) return fail(errc::invalid_argument);
+    e.lim = rc.quota ? *rc.quota : e.p.defaults;
+    e.quota_replies = e.p.quota_replies;
+    e.quota_replies.insert(e.quota_replies.end(), rc.quota_replies.begin(), rc.quota_replies.end());
+    for (auto& q : e.quota_replies)
+      q = lower(q);
+    if (!rc.password_file.empty()) {
+      auto text = read_text_file(rc.password_file);
+      if (!text) return fail(errc::io_error);
+      std::string first = text->substr(0, text->find('\n'));
+      if (!first.empty() && first.back() == '\r') first.pop_back();
+      rc.password = smtp::secret(std::move(first));
+      OPENSSL_cleanse(text->data(), text->size());
+    }
+    e.cfg = std::move(rc);
+    const std::string name = e.cfg.name;
+    p->relays.emplace(name, std::move(e));
+  }
+  for (const auto& [name, e] : p->relays)
+    if (!e.cfg.failover.empty() && (e.cfg.failover == name || !p->relays.count(e.cfg.failover)))
+      return fail(errc::invalid_argument);
+  for (const auto& r : cfg.rules)
+    if (r.via != "direct" && !p->relays.count(r.via)) return fail(errc::invalid_argument);
+  if (cfg.default_route != "direct" && !p->relays.count(cfg.default_route))
+    return fail(errc::invalid_argument);
+  for (const auto& d : cfg.dkim) {
+    std::string pem = d.private_key_pem;
+    if (pem.empty()) {
+      auto text = read_text_file(d.private_key_file);
+      if (!text) return fail(errc::io_error);
+      pem = std::move(*text);
+    }
+    auto key = dkim::private_key::from_pem(pem);
+    if (!key || d.domain.empty() || d.selector.empty()) return fail(errc::invalid_argument);
+    p->dkim_keys.push_back({lower(d.domain), d.selector, std::move(*key)});
+  }
+  auto q = quota_tracker::open(cfg.quota_db, p->clk);
+  if (!q) return tl::unexpected(q.error());
+  p->quotas = std::move(*q);
+  cfg.dkim.clear(); // keys live in dkim_keys only
+  p->cfg = std::move(cfg);
+  p->cfg.relays.clear(); // and relays (with their secrets) in `relays` only
+  return std::unique_ptr<transport>(new transport(std::move(p)));
+}
+
+std::vector<recipient_outcome> transport::deliver(const outbound_message& msg) {
+  return impl_->deliver(msg);
+}
+
+std::string transport::route_for(std::string_view sender, std::string_view recipient) const {
+  return impl_->route_for(sender, recipient);
+}
+
+sender_verdict transport::check_sender(std::string_view envelope_from,
+                                       std::span<const std::string> header_from,
+                                       std::string_view recipient) const {
+  sender_verdict v;
+  const std::string route = impl_->route_for(envelope_from, recipient);
+  const impl::relay_entry* re = impl_->find_relay(route);
+  if (!re) return v;
+  v.relay = route;
+  if (envelope_from.empty()) {
+    if (re->p.refuses_null_sender && re->cfg.null_sender_address.empty()) {
+      v.allowed = false;
+      v.reply = smtp::make_reply(550, "5.7.1",
+                                 "the relay for this recipient does not accept the null sender");
+    }
+    return v;
+  }
+  const auto& approved = re->cfg.approved_senders;
+  if (approved.empty()) return v;
+  if (!sender_approved(envelope_from, approved)) {
+    v.allowed = false;
+    v.reply = smtp::make_reply(550, "5.7.1",
+                               "sender <" + std::string(envelope_from) +
+                                   "> is not an approved sender of the relay for this recipient");
+    return v;
+  }
+  for (const auto& h : header_from) {
+    if (!sender_approved(h, approved)) {
+      v.allowed = false;
+      v.reply = smtp::make_reply(550, "5.7.1",
+                                 "From address <" + h +
+                                     "> is not an approved sender of the relay for this "
+                                     "recipient");
+      return v;
+    }
+  }
+  return v;
+}
+
+const preset* transport::relay_preset(std::string_view relay) const {
+  const impl::relay_entry* re = impl_->find_relay(relay);
+  return re ? &re->p : nullptr;
+}
+
+quota_tracker& transport::quotas() noexcept {
+  return *impl_->quotas;
+}
+
+quota_usage transport::quota_usage_of(std::string_view relay) const {
+  const impl::relay_entry* re = impl_->find_relay(relay);
+  return re ? impl_->quotas->usage(relay, re->lim) : quota_usage{};
+}
+
+} // namespace mailkit::relay
