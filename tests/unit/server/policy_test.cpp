@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: Apache-2.0
+// The default inbound policy and local delivery, with a real store and queue in a temporary
+// directory and a static DNS zone (no network): RCPT decisions (unknown user, alias, relay,
+// quota), sender ownership, DMARC reject and quarantine, trace fields, delivery into INBOX and
+// Junk, and deduplication of a redelivery by queue id.
+#include <mailkit/dns/static_resolver.hpp>
+#include <mailkit/server/inbound_policy.hpp>
+#include <mailkit/server/local_delivery.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+
+namespace fs = std::filesystem;
+namespace smtp = mailkit::smtp;
+namespace srv = mailkit::server;
+namespace q = mailkit::queue;
+
+namespace {
+
+struct policy_fixture : ::testing::Test {
+  fs::path dir;
+  std::shared_ptr<mailkit::store::mail_store> store;
+  std::shared_ptr<q::queue> queue;
+  std::shared_ptr<mailkit::dns::static_resolver> dns =
+      std::make_shared<mailkit::dns::static_resolver>();
+  std::unique_ptr<srv::inbound_policy> pol;
+  smtp::session_info s;
+
+  void SetUp() override {
+    dir = fs::temp_directory_path() /
+          ("mailkit_policy_test_" + std::to_string(::getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    auto st = mailkit::store::open((dir / "store").string());
+    ASSERT_TRUE(st) << st.error().message();
+    store = std::move(*st);
+    ASSERT_TRUE(store->add_domain("example.com"));
+    ASSERT_TRUE(store->add_account("alice@example.com", "pw-alice-123"));
+    ASSERT_TRUE(store->add_account("bob@example.com", "pw-bob-123", {3000, 0}));
+    std::vector<std::string> t{"alice@example.com"};
+    ASSERT_TRUE(store->add_alias("info@example.com", t));
+    ASSERT_TRUE(store->add_alias("postmaster@example.com", t));
+    q::options o;
+    o.path = (dir / "queue").string();
+    o.sync_threads = 2;
+    auto qq = q::queue::open(o);
+    ASSERT_TRUE(qq);
+    queue = *qq;
+    queue->set_local(std::make_shared<srv::local_delivery>(store));
+    (void)dns->add("quarantine.example", mailkit::dns::rtype::txt, "v=spf1 -all");
+    (void)dns->add("_dmarc.quarantine.example", mailkit::dns::rtype::txt, "v=DMARC1; p=quarantine");
+    (void)dns->add("reject.example", mailkit::dns::rtype::txt, "v=spf1 -all");
+    (void)dns->add("_dmarc.reject.example", mailkit::dns::rtype::txt, "v=DMARC1; p=reject");
+    (void)dns->add("good.example", mailkit::dns::rtype::txt, "v=spf1 ip4:192.0.2.0/24 -all");
+    srv::policy_config c;
+    c.hostname = "mx.example.com";
+    c.threads = 2;
+    pol = std::make_unique<srv::inbound_policy>(c, store, queue, dns);
+    s.id = 1;
+    s.peer_address = "192.0.2.10";
+    s.helo = "client.good.example";
+  }
+  void TearDown() override {
+    pol.reset();
+    queue.reset();
+    store.reset();
+    fs::remove_all(dir);
+  }
+
+  static smtp::mailbox mb(std::string local, std::string domain) {
+    smtp::mailbox m;
+    m.local_part = std::move(local);
+    m.domain = std::move(domain);
+    return m;
+  }
+  template <class F>
+  smtp::decision ask(F f) {
+    std::promise<smtp::decision> p;
+    f([&p](smtp::decision d) { p.set_value(std::move(d)); });
+    return p.get_future().get();
+  }
+  static int code(const smtp::decision& d) { return d.response ? d.response->code : 250; }
+  static std::string status(const smtp::decision& d) {
+    return d.response && d.response->enhanced ? d.response->enhanced->to_string() : "";
+  }
+
+  smtp::decision mail(smtp::envelope& e, std::string local, std::string domain) {
+    e.reverse_path = mb(std::move(local), std::move(domain));
+    return ask([&](auto done) { pol->on_mail(s, e, done); });
+  }
+  smtp::decision rcpt(smtp::envelope& e, std::string local, std::string domain) {
+    smtp::recipient r;
+    r.address = mb(std::move(local), std::move(domain));
+    auto d = ask([&](auto done) { pol->on_rcpt(s, e, r, done); });
+    if (d.accepted()) e.recipients.push_back(r);
+    return d;
+  }
+  smtp::decision data(smtp::envelope& e, std::string_view message) {
+    auto sink = pol->open_message(s, e);
+    EXPECT_TRUE(sink);
+    EXPECT_TRUE((*sink)->write(message));
+    EXPECT_TRUE((*sink)->finish());
+    e.message_size = message.size();
+    return ask([&](auto done) { pol->on_message(s, e, std::move(*sink), done); });
+  }
+  std::vector<std::string> mailbox(const std::string& account, const std::string& box) {
+    std::vector<std::string> out;
+    auto ms = store->messages(account, box);
+    EXPECT_TRUE(ms);
+    for (const auto& m : *ms)
+      out.push_back(*store->fetch(account, box, m.uid));
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_F(policy_fixture, RecipientDecisions) {
+  smtp::envelope e;
+  ASSERT_EQ(code(mail(e, "x", "good.example")), 250);
+  EXPECT_EQ(code(rcpt(e, "alice", "example.com")), 250);
+  EXPECT_EQ(code(rcpt(e, "info", "example.com")), 250);       // alias
+  EXPECT_EQ(code(rcpt(e, "alice+news", "example.com")), 250); // subaddress
+  auto unknown = rcpt(e, "nobody", "example.com");
+  EXPECT_EQ(code(unknown), 550);
+  EXPECT_EQ(status(unknown), "5.1.1");
+  auto relay = rcpt(e, "victim", "elsewhere.example");
+  EXPECT_EQ(code(relay), 554);
+  EXPECT_EQ(status(relay), "5.7.1");
+  // Authenticated: relaying is allowed (the remote route).
+  smtp::envelope a;
+  a.authenticated_as = "alice@example.com";
+  ASSERT_EQ(code(mail(a, "alice", "example.com")), 250);
+  EXPECT_EQ(code(rcpt(a, "victim", "elsewhere.example")), 250);
+}
+
+TEST_F(policy_fixture, SenderOwnership) {
+  smtp::envelope e;
+  e.authenticated_as = "alice@example.com";
+  EXPECT_EQ(code(mail(e, "alice", "example.com")), 250);
+  EXPECT_EQ(code(mail(e, "info", "example.com")), 250); // an alias of hers
+  auto other = mail(e, "bob", "example.com");
+  EXPECT_EQ(code(other), 553);
+  EXPECT_EQ(status(other), "5.7.1");
+}
+
+TEST_F(policy_fixture, QuotaAtRcpt) {
+  // bob has 3000 bytes of quota; fill it.
+  ASSERT_TRUE(store->append("bob@example.com", "INBOX",
+                            "Subject: big\r\n\r\n" + std::string(3000, 'x') + "\r\n"));
+  smtp::envelope e;
+  ASSERT_EQ(code(mail(e, "x", "good.example")), 250);
+  auto d = rcpt(e, "bob", "example.com");
+  EXPECT_EQ(code(d), 452);
+  EXPECT_EQ(status(d), "4.2.2");
+}
+
+TEST_F(policy_fixture, DeliveredWithTraceFieldsAndDeduplicated) {
+  smtp::envelope e;
+  e.esmtp = true;
+  ASSERT_EQ(code(mail(e, "x", "good.example")), 250);
+  ASSERT_EQ(code(rcpt(e, "alice", "example.com")), 250);
+  const std::string msg = "Authentication-Results: mx.example.com; dmarc=pass\r\n"
+                          "From: x@good.example\r\nSubject: hello\r\n\r\nbody\r\n";
+  auto d = data(e, msg);
+  ASSERT_EQ(code(d), 250);
+  ASSERT_TRUE(d.response);
+  const std::string text = d.response->lines.at(0);
+  const std::string id = text.substr(text.rfind(' ') + 1);
+  auto st = queue->status(id);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(queue->deliver_due(), 1u);
+  auto inbox = mailbox("alice@example.com", "INBOX");
+  ASSERT_EQ(inbox.size(), 1u);
+  const auto& m = inbox[0];
+  EXPECT_EQ(m.rfind("Return-Path: <x@good.example>\r\nDelivered-To: alice@example.com\r\n"
+                    "Received: from client.good.example ([192.0.2.10])\r\n\tby mx.example.com "
+                    "(mailkit) with ESMTP id " +
+                        id + "\r\n\tfor <alice@example.com>; ",
+                    0),
+            0u)
+      << m;
+  EXPECT_NE(m.find("Authentication-Results: mx.example.com;\r\n\tspf=pass"), std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("mx.example.com; dmarc=pass"), std::string::npos); // the forged one is gone
+  // A redelivery of the same queue id (a crash between the store's commit and the queue's):
+  // the store has it already, the target says duplicate, nothing is stored twice.
+  srv::local_delivery ld(store);
+  q::envelope qe = st->env;
+  q::delivery_item it;
+  it.queue_id = id;
+  it.env = &qe;
+  it.rcpt = &qe.recipients[0];
+  const std::string queued = m.substr(m.find("Received: "));
+  it.message = queued;
+  std::vector<q::delivery_item> items{it};
+  ld.deliver(items);
+  EXPECT_EQ(items[0].result.outcome, q::delivery_result::status::duplicate);
+  EXPECT_EQ(mailbox("alice@example.com", "INBOX").size(), 1u);
+}
+
+TEST_F(policy_fixture, DmarcRejectAndQuarantine) {
+  s.peer_address = "198.51.100.1";
+  smtp::envelope r;
+  ASSERT_EQ(code(mail(r, "x", "reject.example")), 250);
+  ASSERT_EQ(code(rcpt(r, "alice", "example.com")), 250);
+  auto d = data(r, "From: x@reject.example\r\nSubject: no\r\n\r\nbody\r\n");
+  EXPECT_EQ(code(d), 550);
+  EXPECT_EQ(status(d), "5.7.1");
+  EXPECT_TRUE(queue->ids().empty());
+
+  smtp::envelope qu;
+  ASSERT_EQ(code(mail(qu, "x", "quarantine.example")), 250);
+  ASSERT_EQ(code(rcpt(qu, "alice", "example.com")), 250);
+  ASSERT_EQ(code(data(qu, "From: x@quarantine.example\r\nSubject: junk\r\n\r\nbody\r\n")), 250);
+  queue->deliver_due();
+  EXPECT_EQ(mailbox("alice@example.com", "INBOX").size(), 0u);
+  auto junk = mailbox("alice@example.com", "Junk");
+  ASSERT_EQ(junk.size(), 1u);
+  EXPECT_NE(junk[0].find("dmarc=fail"), std::string::npos);
+}
+
+TEST(PolicyHelpers, StripOwnAuthenticationResults) {
+  const std::string m = "Authentication-Results: mx.example.com;\r\n\tspf=pass\r\n"
+                        "Authentication-Results: other.example; spf=fail\r\n"
+                        "Subject: x\r\n\r\nAuthentication-Results: mx.example.com; body\r\n";
+  auto r = srv::inbound_policy::strip_own_authentication_results(m, "MX.example.com");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, "Authentication-Results: other.example; spf=fail\r\nSubject: x\r\n\r\n"
+                "Authentication-Results: mx.example.com; body\r\n");
+  EXPECT_FALSE(srv::inbound_policy::strip_own_authentication_results("Subject: x\r\n\r\n",
+                                                                     "mx.example.com"));
+}
+
+TEST(PolicyHelpers, ReceivedProtocolTypes) {
+  smtp::session_info s;
+  s.helo = "h.example";
+  s.peer_address = "192.0.2.1";
+  smtp::envelope e;
+  EXPECT_NE(srv::inbound_policy::received_field(s, e, "mx", "00", 0).find(" with SMTP id 00;"),
+            std::string::npos);
+  e.esmtp = true;
+  e.tls = true;
+  e.authenticated_as = "u@example.com";
+  const auto r = srv::inbound_policy::received_field(s, e, "mx", "00", 0);
+  EXPECT_NE(r.find(" with ESMTPSA id 00"), std::string::npos) << r;
+  EXPECT_EQ(r.rfind("Received: from h.example ([192.0.2.1])\r\n\tby mx (mailkit)", 0), 0u);
+  EXPECT_EQ(r.substr(r.size() - 2), "\r\n");
+}
