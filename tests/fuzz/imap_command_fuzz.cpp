@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: the IMAP command reader (reader.hpp) fed the input whole and in small
-// chunks (both must give the same events), then SEARCH and FETCH argument parsing on every
-// command read, and the string encoder's round trip.
+// chunks (both must give the same events), then the typed commands (commands.hpp), SEARCH and
+// FETCH argument parsing on every command read, and the string encoder's round trip.
 #include "fuzz_support.hpp"
 
 #include <mailkit/imap/imap.hpp>
@@ -49,6 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ev.k != event::kind::command) continue;
     MAILKIT_FUZZ_CHECK(!ev.cmd.tag.empty() && !ev.cmd.name.empty());
     (void)parse_search(ev.cmd.args);
+    if (auto t = parse_typed(ev.cmd)) {
+      (void)allowed_in(*t, session_state::not_authenticated);
+      (void)allowed_in(*t, session_state::selected);
+    }
     if (!ev.cmd.args.empty()) {
       (void)parse_fetch(std::span<const token>(ev.cmd.args).subspan(1));
       (void)sequence_set::parse(ev.cmd.args[0].text);

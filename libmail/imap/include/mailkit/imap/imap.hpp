@@ -3,6 +3,7 @@
 /// The IMAP protocol core (sans-I/O): everything of mailkit::imap in one include.
 #pragma once
 
+#include <mailkit/imap/commands.hpp>
 #include <mailkit/imap/date.hpp>
 #include <mailkit/imap/encode.hpp>
 #include <mailkit/imap/error.hpp>
