@@ -11,3 +11,4 @@
 #include <mailkit/imap/reader.hpp>
 #include <mailkit/imap/search.hpp>
 #include <mailkit/imap/sequence.hpp>
+#include <mailkit/imap/server.hpp>
