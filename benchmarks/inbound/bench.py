@@ -8,7 +8,9 @@ sessions with 4 KB and 100 KB messages (a new connection per message).
 
 The rate is accepted-and-delivered: messages / (time from the first connection until the last
 message is in the mailbox). Also: the server's CPU seconds per 1000 messages and its peak RSS
-(for Postfix, the sum over its processes). Bounded: a fixed message count per run and a timeout.
+(for Postfix, the sum over its processes), and mailkit_inbound_server's idle RSS and RSS per
+idle connection (200 connections that got their greeting; targets <= 15 MB and <= 64 KB).
+Bounded: a fixed message count per run and a timeout.
 
 usage: bench.py INBOUND_SERVER_BINARY [ROUNDS]"""
 import glob
@@ -280,6 +282,29 @@ def run_case(server, sessions, size, count):
     return count / elapsed, count / accepted, cpu * 1000 / count, peak
 
 
+def idle_memory(binary, conns=200):
+    """RSS of a fresh mailkit_inbound_server (store and queue open, listeners up), then the
+    growth per connection with `conns` idle sessions that got their 220 greeting."""
+    work = tempfile.mkdtemp(prefix="inbound-idle-", dir=os.environ.get("MAILKIT_BENCH_WORK"))
+    server = Mailkit(binary, work)
+    socks = []
+    try:
+        time.sleep(0.5)
+        idle = rss_kb(server.pids())
+        for _ in range(conns):
+            socks.append(socket.create_connection(("127.0.0.1", server.port), timeout=10))
+        for c in socks:
+            c.recv(512)  # the greeting: the session is set up
+        time.sleep(0.5)
+        with_conns = rss_kb(server.pids())
+        return idle, (with_conns - idle) / conns
+    finally:
+        for c in socks:
+            c.close()
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -309,6 +334,8 @@ def main():
                               f"{sum(c for _, _, c in CASES)}")
                 shutil.rmtree(work, ignore_errors=True)
 
+    idle_kb, per_conn_kb = idle_memory(binary)
+
     print(f"{'sessions':>8} {'size':>6} {'mailkit msg/s':>14} {'postfix msg/s':>14} {'ratio':>6} "
           f"{'mk accept/s':>11} {'pf accept/s':>11} {'mk cpu s/1k':>11} {'pf cpu s/1k':>11} "
           f"{'mk RSS MB':>9} {'pf RSS MB':>9}")
@@ -334,8 +361,11 @@ def main():
                              "postfix_peak_rss_kb": max(r[3] for r in pf)})
     print(f"ratio mailkit / postfix (accepted and delivered): min {min(ratios):.2f}, median "
           f"{statistics.median(ratios):.2f} (target >= 3.0)")
+    print(f"mailkit_inbound_server idle RSS {idle_kb / 1024:.1f} MB (target <= 15 MB); "
+          f"{per_conn_kb:.1f} KB per idle connection (target <= 64 KB)")
     out.update({"ratio_min": round(min(ratios), 3),
-                "ratio_median": round(statistics.median(ratios), 3)})
+                "ratio_median": round(statistics.median(ratios), 3),
+                "idle_rss_kb": idle_kb, "kb_per_idle_connection": round(per_conn_kb, 1)})
     print("INBOUND_BENCH " + json.dumps(out))
     return 0
 

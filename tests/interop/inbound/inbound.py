@@ -117,3 +117,108 @@ class Server:
                            capture_output=True, timeout=120)
         assert r.returncode == 0, r.stderr.decode(errors="replace")
         return [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
+
+
+NSD = shutil.which("nsd", path="/usr/sbin:/usr/local/sbin:/usr/bin") or "/usr/sbin/nsd"
+
+
+def free_port():
+    """A loopback port free for both UDP and TCP right now (nsd serves both)."""
+    import socket
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            try:
+                t.bind(("127.0.0.1", 0))
+                port = t.getsockname()[1]
+                u.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free loopback port")
+
+
+class Nsd:
+    """nsd (authoritative DNS) on a loopback port serving `zones` ({origin: zone text}), with
+    its configuration, database and logs in a private directory (the same setup as the DNS
+    interop fixture, tests/interop/dns/dns_servers.hpp). Nothing outside that directory."""
+
+    def __init__(self, zones, name="nsd"):
+        if not os.access(NSD, os.X_OK):
+            raise RuntimeError("nsd is missing: install the test peers (scripts/bootstrap.sh)")
+        os.makedirs(WORK, exist_ok=True)
+        self.dir = tempfile.mkdtemp(prefix=name + "-", dir=WORK)
+        self.zones = zones
+        self.proc = None
+
+    def start(self):
+        for origin, text in self.zones.items():
+            with open(os.path.join(self.dir, origin + ".zone"), "w") as f:
+                f.write(text)
+        for attempt in range(3):
+            self.port = free_port()
+            conf = os.path.join(self.dir, "nsd.conf")
+            with open(conf, "w") as f:
+                f.write('server:\n  ip-address: 127.0.0.1@%d\n  port: %d\n  do-ip6: no\n'
+                        '  username: ""\n  chroot: ""\n  database: ""\n  zonesdir: "%s"\n'
+                        '  pidfile: "%s/nsd.pid"\n  xfrdfile: "%s/xfrd.state"\n'
+                        '  zonelistfile: "%s/zone.list"\n  logfile: "%s/nsd.log"\n'
+                        '  server-count: 1\n  verbosity: 1\nremote-control:\n'
+                        '  control-enable: no\n'
+                        % (self.port, self.port, self.dir, self.dir, self.dir, self.dir,
+                           self.dir))
+                for origin in self.zones:
+                    f.write('zone:\n  name: "%s"\n  zonefile: "%s"\n'
+                            % (origin, os.path.join(self.dir, origin + ".zone")))
+            self.out = open(os.path.join(self.dir, "nsd.out"), "wb")
+            self.proc = subprocess.Popen([NSD, "-d", "-c", conf], stdout=self.out,
+                                         stderr=subprocess.STDOUT)
+            if self._wait_listening():
+                return self
+            self.stop()
+        raise RuntimeError("nsd did not start: " + self.log_text())
+
+    def _wait_listening(self):
+        import socket
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def log_text(self):
+        text = ""
+        for n in ("nsd.log", "nsd.out"):
+            p = os.path.join(self.dir, n)
+            if os.path.exists(p):
+                text += open(p, errors="replace").read()
+        return text
+
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.out.close()
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, *exc):
+        self.stop()
+        if exc_type is None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return False

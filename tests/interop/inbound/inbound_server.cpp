@@ -6,13 +6,17 @@
 //   mailkit_inbound_server --dir DIR [--hostname H] [--domain D]... [--user ADDR:PASSWORD]...
 //       [--alias SRC=TARGET]... [--txt NAME=TEXT]... [--mx-port N] [--submission-port N]
 //       [--delivery-threads N] [--sync-threads N] [--max-size N] [--quota BYTES]
-//       [--ready-file F]
+//       [--user-quota ADDR=BYTES]... [--dns HOST:PORT] [--reject-spf-fail]
+//       [--no-restrict-sender] [--ready-file F]
 //   mailkit_inbound_server --dir DIR --dump ACCOUNT MAILBOX   (JSON lines: uid, size, data)
 //   mailkit_inbound_server --dir DIR --count ACCOUNT MAILBOX
 //
+// --txt fills a static in-memory zone; --dns uses a real DNS server instead (c-ares, e.g. the
+// tests' nsd on loopback), and then --txt is ignored. --alias '*@DOMAIN=TARGET' is a catch-all.
 // Prints {"mx":port,"submission":port,"pid":pid} to --ready-file (or stdout) when listening.
 // SIGTERM/SIGINT: graceful stop, then a stats line on stderr. SIGUSR1: retry deferred now.
 #include <mailkit/core/log.hpp>
+#include <mailkit/dns/cares_resolver.hpp>
 #include <mailkit/dns/static_resolver.hpp>
 #include <mailkit/server/inbound.hpp>
 
@@ -66,7 +70,9 @@ extern "C" void on_usr1(int) {
 
 int main(int argc, char** argv) {
   std::string dir, ready_file, hostname = "mx.mailkit.test";
-  std::vector<std::string> domains, users, aliases, txts;
+  std::vector<std::string> domains, users, aliases, txts, user_quotas;
+  std::string dns_server;
+  bool reject_spf_fail = false, restrict_sender = true;
   int mx_port = 0, submission_port = 0;
   unsigned delivery_threads = 4, sync_threads = 8;
   std::uint64_t max_size = 35ull << 20, quota = 0;
@@ -102,6 +108,14 @@ int main(int argc, char** argv) {
       max_size = std::stoull(next());
     else if (a == "--quota")
       quota = std::stoull(next());
+    else if (a == "--user-quota")
+      user_quotas.push_back(next());
+    else if (a == "--dns")
+      dns_server = next();
+    else if (a == "--reject-spf-fail")
+      reject_spf_fail = true;
+    else if (a == "--no-restrict-sender")
+      restrict_sender = false;
     else if (a == "--ready-file")
       ready_file = next();
     else if (a == "--verbose")
@@ -151,20 +165,35 @@ int main(int argc, char** argv) {
                              std::string_view msg) { std::cerr << comp << ": " << msg << "\n"; },
                           mailkit::log_level::notice);
 
-  auto resolver = std::make_shared<mailkit::dns::static_resolver>();
-  for (const auto& t : txts) {
-    const auto eq = t.find('=');
-    if (eq == std::string::npos) usage();
-    if (auto r = resolver->add(t.substr(0, eq), mailkit::dns::rtype::txt, t.substr(eq + 1)); !r) {
-      std::cerr << "bad --txt " << t << "\n";
+  std::shared_ptr<mailkit::dns::resolver> resolver;
+  if (!dns_server.empty()) {
+    mailkit::dns::cares_options o;
+    o.servers = {dns_server};
+    auto cares = std::make_shared<mailkit::dns::cares_resolver>(o);
+    if (cares->init_error()) {
+      std::cerr << "bad --dns " << dns_server << ": " << cares->init_error().message() << "\n";
       return 2;
     }
+    resolver = std::move(cares);
+  } else {
+    auto zone = std::make_shared<mailkit::dns::static_resolver>();
+    for (const auto& t : txts) {
+      const auto eq = t.find('=');
+      if (eq == std::string::npos) usage();
+      if (auto r = zone->add(t.substr(0, eq), mailkit::dns::rtype::txt, t.substr(eq + 1)); !r) {
+        std::cerr << "bad --txt " << t << "\n";
+        return 2;
+      }
+    }
+    resolver = std::move(zone);
   }
 
   server::inbound_config cfg;
   cfg.hostname = hostname;
   cfg.data_dir = dir;
   cfg.resolver = resolver;
+  cfg.policy.reject_spf_fail = reject_spf_fail;
+  cfg.policy.restrict_sender = restrict_sender;
   cfg.delivery_threads = delivery_threads;
   cfg.queue_sync_threads = sync_threads;
   cfg.queue_limits.max_message_size = max_size;
@@ -195,6 +224,16 @@ int main(int argc, char** argv) {
         std::cerr << "account " << addr << ": " << r.error().message() << "\n";
         return 1;
       }
+    }
+  }
+  for (const auto& uq : user_quotas) {
+    const auto eq = uq.find('=');
+    if (eq == std::string::npos) usage();
+    mailkit::store::quota q;
+    q.bytes = std::stoull(uq.substr(eq + 1));
+    if (auto r = store.set_quota(uq.substr(0, eq), q); !r) {
+      std::cerr << "quota " << uq << ": " << r.error().message() << "\n";
+      return 1;
     }
   }
   for (const auto& a : aliases) {

@@ -139,6 +139,43 @@ def test_megabyte_line(h):
     c.close()
 
 
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_megabyte_line_in_data(h, pipelined):
+    # RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets. The receiver reads to the end
+    # of the data (never out of step with the client), refuses the message, and the session
+    # goes on.
+    n = len(h.messages())
+    c = session(h)
+    head = b"MAIL FROM:<a@example.net>\r\nRCPT TO:<bob@testserver>\r\nDATA\r\n"
+    data = b"Subject: long\r\n\r\n" + b"y" * (1024 * 1024) + b"\r\n.\r\n"
+    if pipelined:
+        c.send(head + data + b"NOOP\r\n")
+        codes = [c.code() for _ in range(5)]
+    else:
+        c.send(head)
+        codes = [c.code() for _ in range(3)]
+        c.send(data)
+        codes.append(c.code())
+        codes.append(c.cmd("NOOP"))
+    assert codes == [250, 250, 354, 500, 250]
+    assert len(h.messages()) == n
+    c.close()
+
+
+def test_megabyte_line_in_bdat(h):
+    # Without BODY=BINARYMIME the BDAT content is text too (RFC 3030 §3): same limit.
+    n = len(h.messages())
+    c = session(h)
+    content = b"Subject: long\r\n\r\n" + b"y" * (1024 * 1024) + b"\r\n"
+    c.send(b"MAIL FROM:<a@example.net>\r\nRCPT TO:<bob@testserver>\r\n"
+           b"BDAT %d LAST\r\n" % len(content) + content)
+    codes = [c.code() for _ in range(3)]
+    assert codes[:2] == [250, 250] and 500 <= codes[2] < 600, codes
+    assert c.cmd("NOOP") == 250
+    assert len(h.messages()) == n
+    c.close()
+
+
 def test_hundred_thousand_recipients(h):
     n = len(h.messages())
     c = session(h)
