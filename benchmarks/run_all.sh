@@ -253,11 +253,13 @@ else
   echo "DKIM benchmark skipped: $BUILD/benchmarks/dkim_throughput is not built" | tee -a "$RESULTS"
 fi
 
-# ---- SMTP server (issue 9): smtp-source vs mailkit (discarding sink) and vs smtp-sink ----------
-if [[ -x $BUILD/tests/interop/smtp_server/smtp_harness_server ]] && command -v smtp-source >/dev/null; then
-  bash "$HERE/smtp_server_bench.sh" "$BUILD" 2>&1 | tee -a "$RESULTS" || rc=1
+# ---- SMTP server and queue (issue 9): smtp-source vs mailkit without storage and vs smtp-sink,
+# then with durable storage vs Postfix delivering to a Maildir (benchmarks/inbound_bench.sh) ----
+if [[ -x $BUILD/tests/interop/inbound/mailkit_inbound_server ]] && command -v smtp-source >/dev/null \
+    && command -v postfix >/dev/null; then
+  bash "$HERE/inbound_bench.sh" "$BUILD" 2>&1 | tee -a "$RESULTS" || rc=1
 else
-  echo "SMTP server benchmark skipped: harness server or smtp-source missing" | tee -a "$RESULTS"
+  echo "SMTP server benchmark skipped: mailkit_inbound_server, smtp-source or postfix missing" | tee -a "$RESULTS"
 fi
 
 # ---- Mail store (issue 4): append, import and scan beside doveadm ------------------------------
