@@ -46,6 +46,7 @@ test: build fuzz-build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@PYTHONPATH=$(CURDIR)/$(BUILD)/bindings/python MAILKIT_BUILD_DIR=$(CURDIR)/$(BUILD) \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/python
+	@bash tests/tsan.sh build/tsan $(JOBS)
 
 bench: bootstrap
 	@cmake --preset release >/dev/null

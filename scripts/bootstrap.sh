@@ -24,7 +24,7 @@ test_pkgs=(
   python3-dkim python3-nacl libmail-dkim-perl opendkim opendkim-tools
   python3-spf python3-yaml
   nsd unbound ldnsutils
-  sqlite3 libcrypt-dev dovecot-core
+  sqlite3 libcrypt-dev dovecot-core dovecot-imapd
   postfix swaks python3-aiosmtpd openssl
 )
 

@@ -3,96 +3,15 @@
 // "nobody" (Dovecot refuses root) on a Maildir++ tree under a temporary directory, with the same
 // layout HestiaCP configures (maildir, "." separated folders, modified UTF-7 names,
 // dovecot-keywords, dovecot-uidlist).
-#include "../../unit/store/store_support.hpp"
+#include "dovecot_support.hpp"
 
-#include <pwd.h>
-#include <sys/wait.h>
-
-#include <array>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 using namespace mailkit::store;
 using namespace mailkit::store::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct dovecot {
-  std::string dir, conf, maildir;
-
-  dovecot(const std::string& base, const std::string& mail_location) : dir(base) {
-    conf = dir + "/dovecot.conf";
-    maildir = mail_location;
-    fs::create_directories(dir + "/run");
-    fs::create_directories(dir + "/state");
-    fs::create_directories(dir + "/home");
-    std::ofstream(conf) << "base_dir = " << dir << "/run\n"
-                        << "state_dir = " << dir << "/state\n"
-                        << "log_path = /dev/stderr\nssl = no\n"
-                        << "mail_location = maildir:" << maildir << "\n"
-                        << "mail_fsync = always\nmail_uid = nobody\nmail_gid = nogroup\n"
-                        << "first_valid_uid = 1\nfirst_valid_gid = 1\n"
-                        << "namespace inbox {\n  inbox = yes\n  separator = /\n}\n";
-    chown_tree(dir);
-    // mkdtemp made the parent 0700: the mail user must be able to pass through it.
-    fs::permissions(fs::path(dir).parent_path(),
-                    fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-  }
-
-  static void chown_tree(const std::string& path) {
-    std::string cmd = "chown -R nobody:nogroup '" + path + "'";
-    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  }
-
-  // Run doveadm with `args` (already quoted), feeding `input`; returns stdout.
-  std::string run(const std::string& args, const std::string& input = {}) const {
-    std::string in_file = dir + "/stdin";
-    std::ofstream(in_file, std::ios::binary) << input;
-    std::string cmd = "cd '" + dir + "' && USER=testuser HOME='" + dir + "/home' " +
-                      MAILKIT_DOVEADM + " -c '" + conf + "' " + args + " < '" + in_file + "'";
-    std::FILE* p = ::popen(cmd.c_str(), "r");
-    EXPECT_NE(p, nullptr);
-    std::string out;
-    std::array<char, 4096> buf{};
-    std::size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0)
-      out.append(buf.data(), n);
-    int status = ::pclose(p);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << cmd << "\n" << out;
-    return out;
-  }
-
-  // uid -> flags (as doveadm prints them, \Recent dropped) for a mailbox.
-  std::map<std::string, std::vector<std::string>> flags(const std::string& mailbox) const {
-    auto out = run("fetch 'guid flags size.physical' mailbox '" + mailbox + "' all");
-    std::map<std::string, std::vector<std::string>> r;
-    std::istringstream in(out);
-    std::string line, size;
-    std::vector<std::string> fl;
-    while (std::getline(in, line)) {
-      if (line.starts_with("flags: ")) {
-        fl.clear();
-        std::istringstream words(line.substr(7));
-        std::string w;
-        while (words >> w)
-          if (w != "\\Recent") fl.push_back(w);
-      } else if (line.starts_with("size.physical: ")) {
-        size = line.substr(15);
-        std::sort(fl.begin(), fl.end());
-        r[size + "#" + std::to_string(r.size())] = fl;
-      }
-    }
-    return r;
-  }
-};
-
-std::vector<std::string> sorted_names(const flag_set& f) {
-  auto v = f.names();
-  std::sort(v.begin(), v.end());
-  return v;
-}
 
 std::string msg(int n) {
   return "From: Dovecot Test <dt@example.org>\nTo: bob@example.com\nSubject: via doveadm " +

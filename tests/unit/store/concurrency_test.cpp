@@ -1,16 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
 // Many readers and writers on one mailbox at once: appends, flag changes, expunges, copies and
 // moves from several threads while others list, fetch and wait for notifications (IMAP IDLE).
-// Run under TSan by the tsan preset. Loops are bounded in count.
+// Every thread starts at one latch, and the flag, expunge and copy threads follow the appenders
+// (they act on UIDs that exist), so the operations really overlap; the tests check that they did.
+// Run under TSan by tests/tsan.sh (the tsan preset) in `make test`, and in the dev build. Every
+// loop is bounded in count and in time.
 #include "store_support.hpp"
 
 #include <atomic>
+#include <latch>
 #include <map>
+#include <random>
 #include <set>
 #include <thread>
 
 using namespace mailkit::store;
 using namespace mailkit::store::test;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Wait (bounded) until `pred` holds; false when the deadline passed first.
+template <class Pred>
+bool wait_until(Pred pred, clock_type::time_point deadline) {
+  while (!pred()) {
+    if (clock_type::now() >= deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+} // namespace
 
 TEST(store_concurrency, append_flag_expunge_and_read_in_parallel) {
   temp_dir dir;
@@ -27,47 +48,79 @@ TEST(store_concurrency, append_flag_expunge_and_read_in_parallel) {
   auto archive_sub = s.subscribe(bob, "Archive"); // a second session, IDLE on another mailbox
   ASSERT_TRUE(archive_sub);
 
-  constexpr int appenders = 3, per_appender = 40;
-  std::atomic<int> appended{0}, failures{0};
+  constexpr int appenders = 3, per_appender = 40, readers = 3;
+  constexpr int total = appenders * per_appender;
+  const auto deadline = clock_type::now() + std::chrono::seconds(60);
+  std::atomic<int> appended{0}, failures{0}, appenders_left{appenders};
+  std::atomic<uid_type> highest_uid{0};
   std::atomic<bool> done{false};
   std::mutex uids_mutex;
   std::set<uid_type> uids;
   std::vector<std::thread> threads;
+  // Appenders, flag, expunge, copy/move threads and readers all start together.
+  std::latch start(appenders + 3 + readers);
   for (int t = 0; t < appenders; ++t) {
     threads.emplace_back([&, t] {
+      start.arrive_and_wait();
       for (int i = 0; i < per_appender; ++i) {
         auto r = s.append(bob, "INBOX", sample_message(t * 1000 + i));
         if (!r) {
           ++failures;
           continue;
         }
-        std::lock_guard lock(uids_mutex);
-        if (!uids.insert(r->uid).second) ++failures; // a UID handed out twice
+        {
+          std::lock_guard lock(uids_mutex);
+          if (!uids.insert(r->uid).second) ++failures; // a UID handed out twice
+        }
+        uid_type seen = highest_uid.load();
+        while (seen < r->uid && !highest_uid.compare_exchange_weak(seen, r->uid)) {
+        }
         ++appended;
       }
+      --appenders_left;
     });
   }
-  threads.emplace_back([&] { // flags
+  // Flags on messages that exist, while the appenders still run: a random UID at or below the
+  // highest appended so far, \Flagged toggled on and off.
+  std::atomic<std::size_t> flag_changes{0}, flag_calls_while_appending{0};
+  threads.emplace_back([&] {
+    start.arrive_and_wait();
+    std::mt19937 rng(7);
     flag_set f;
     f.add("\\Flagged");
-    for (uid_type u = 1; u <= 200 && !done; ++u) {
-      std::vector<uid_type> one{u};
-      if (!s.store_flags(bob, "INBOX", one, flag_mode::add, f)) ++failures;
+    for (int i = 0; i < 400 && clock_type::now() < deadline; ++i) {
+      if (!wait_until([&] { return highest_uid.load() > 0; }, deadline)) break;
+      std::uniform_int_distribution<uid_type> pick(1, highest_uid.load());
+      std::vector<uid_type> one{pick(rng)};
+      if (appenders_left.load() > 0) ++flag_calls_while_appending;
+      auto r = s.store_flags(bob, "INBOX", one, i % 2 ? flag_mode::remove : flag_mode::add, f);
+      if (!r)
+        ++failures;
+      else
+        flag_changes += r->changed.size();
+      if (appenders_left.load() == 0 && i >= 100) break;
     }
   });
-  threads.emplace_back([&] { // expunge every fourth UID
-    for (uid_type u = 4; u <= 120 && !done; u += 4) {
+  // Expunge every fourth UID as soon as it exists.
+  std::atomic<std::size_t> expunged_count{0};
+  threads.emplace_back([&] {
+    start.arrive_and_wait();
+    for (uid_type u = 4; u <= total; u += 4) {
+      if (!wait_until([&] { return highest_uid.load() >= u; }, deadline)) break;
       std::vector<uid_type> one{u};
-      if (!s.expunge(bob, "INBOX", std::span<const uid_type>(one))) ++failures;
+      auto r = s.expunge(bob, "INBOX", std::span<const uid_type>(one));
+      if (!r)
+        ++failures;
+      else
+        expunged_count += r->size();
     }
   });
+  // COPY to Archive, MOVE to Trash (RFC 6851): atomic, never half.
   std::atomic<std::size_t> copied{0}, moved{0};
-  threads.emplace_back([&] { // COPY to Archive, MOVE to Trash (RFC 6851): atomic, never half
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    for (uid_type u = 3; u <= 120 && !done; u += 5) {
-      // Follow the appenders (bounded wait), so that most UIDs exist when copied.
-      while (appended.load() <= static_cast<int>(u) && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::yield();
+  threads.emplace_back([&] {
+    start.arrive_and_wait();
+    for (uid_type u = 3; u < total; u += 5) {
+      if (!wait_until([&] { return highest_uid.load() > u; }, deadline)) break;
       std::vector<uid_type> one{u};
       auto c = s.copy(bob, "INBOX", one, "Archive");
       if (!c)
@@ -82,9 +135,18 @@ TEST(store_concurrency, append_flag_expunge_and_read_in_parallel) {
         moved += m->size();
     }
   });
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&] { // readers
-      for (int i = 0; i < 100; ++i) {
+  // Readers: list, fetch, structure and status, until the writers are done. Paced (1 ms between
+  // rounds) so that they keep reading for as long as the writers write, however fast either is;
+  // bounded by the deadline and a count.
+  std::atomic<std::size_t> reads{0}, reads_while_writing{0};
+  std::mutex sizes_mutex;
+  std::set<std::size_t> list_sizes; // distinct states the readers saw
+  for (int r = 0; r < readers; ++r) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int i = 0; i < 20000 && !done && clock_type::now() < deadline; ++i) {
+        if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        const bool writing = appenders_left.load() > 0;
         auto list = s.messages(bob, "INBOX");
         if (!list) {
           ++failures;
@@ -98,10 +160,21 @@ TEST(store_concurrency, append_flag_expunge_and_read_in_parallel) {
         if (!list->empty()) {
           // The message may be expunged between the list and the fetch: that is the only
           // acceptable failure.
-          auto body = s.fetch(bob, "INBOX", list->back().uid);
-          if (!body && body.error() != make_error_code(errc::no_such_message)) ++failures;
+          const auto& m = list->back();
+          auto body = s.fetch(bob, "INBOX", m.uid);
+          if (body ? body->size() != m.size
+                   : body.error() != make_error_code(errc::no_such_message))
+            ++failures;
+          auto st = s.structure(bob, "INBOX", m.uid);
+          if (!st && st.error() != make_error_code(errc::no_such_message)) ++failures;
         }
-        if (!s.mailbox(bob, "INBOX")) ++failures;
+        auto mb = s.mailbox(bob, "INBOX");
+        // Read after the list: its counters cover everything the list showed.
+        if (!mb || mb->uidnext <= last) ++failures;
+        ++reads;
+        if (writing) ++reads_while_writing;
+        std::lock_guard lock(sizes_mutex);
+        list_sizes.insert(list->size());
       }
     });
   }
@@ -137,18 +210,28 @@ TEST(store_concurrency, append_flag_expunge_and_read_in_parallel) {
           apply(c);
     }
   });
-  for (auto& t : threads)
-    t.join();
+  // The writers finish first; the readers stop once they have.
+  for (std::size_t i = 0; i < static_cast<std::size_t>(appenders + 3); ++i)
+    threads[i].join();
   done = true;
+  for (std::size_t i = appenders + 3; i < threads.size(); ++i)
+    threads[i].join();
   idle.join();
   for (const auto& c : (*sub)->poll())
     apply(c);
 
+  EXPECT_LT(clock_type::now(), deadline) << "a thread waited until the deadline";
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(out_of_order.load(), 0);
   EXPECT_FALSE((*sub)->overflowed());
-  EXPECT_EQ(appended.load(), appenders * per_appender);
+  EXPECT_EQ(appended.load(), total);
   EXPECT_EQ(notified.load(), appended.load());
+  // The operations overlapped: flag changes and reads ran while appends were in flight, and the
+  // readers saw the mailbox in several intermediate states.
+  EXPECT_GT(flag_changes.load(), 0u);
+  EXPECT_GT(flag_calls_while_appending.load(), 0u);
+  EXPECT_GT(reads_while_writing.load(), 0u);
+  EXPECT_GE(list_sizes.size(), 3u);
   // The other session was told of every copy, and each landed whole.
   std::size_t archive_events = 0;
   for (const auto& c : (*archive_sub)->poll())
@@ -157,13 +240,111 @@ TEST(store_concurrency, append_flag_expunge_and_read_in_parallel) {
   EXPECT_EQ(s.mailbox(bob, "Archive")->messages, copied.load());
   EXPECT_EQ(s.mailbox(bob, "Trash")->messages, moved.load());
   EXPECT_GT(copied.load() + moved.load(), 0u);
+  EXPECT_GT(expunged_count.load(), 0u);
   auto problems = s.check();
   ASSERT_TRUE(problems);
   EXPECT_TRUE(problems->empty()) << (problems->empty() ? "" : problems->front());
   auto mb = s.mailbox(bob, "INBOX");
   ASSERT_TRUE(mb);
-  EXPECT_EQ(mb->uidnext, static_cast<uid_type>(appenders * per_appender + 1));
+  EXPECT_EQ(mb->uidnext, static_cast<uid_type>(total + 1));
   auto expunged = s.expunged_since(bob, "INBOX", 0);
   ASSERT_TRUE(expunged);
-  EXPECT_EQ(mb->messages + expunged->size(), static_cast<std::size_t>(appenders * per_appender));
+  EXPECT_EQ(mb->messages + expunged->size(), static_cast<std::size_t>(total));
+}
+
+// One writer and many readers on one mailbox, as IMAP has it (the delivering or selecting
+// session writes, the others read): each reader's successive views only move forward (UIDNEXT
+// and HIGHESTMODSEQ never go back, an expunged UID never reappears), and every view is a
+// consistent snapshot (no message above UIDNEXT, none with a MODSEQ above HIGHESTMODSEQ).
+TEST(store_concurrency, one_writer_many_readers_see_monotonic_snapshots) {
+  temp_dir dir;
+  auto o = options_for(dir.sub("s"));
+  o.read_connections = 4;
+  auto opened = open(o);
+  ASSERT_TRUE(opened);
+  auto& s = **opened;
+  const std::string bob = "bob@example.com";
+  ASSERT_TRUE(s.add_domain("example.com"));
+  ASSERT_TRUE(s.add_account(bob, "pw"));
+
+  constexpr int readers = 4, rounds = 60;
+  const auto deadline = clock_type::now() + std::chrono::seconds(60);
+  std::atomic<bool> writer_done{false};
+  std::atomic<int> failures{0};
+  std::mutex why_mutex;
+  std::string first_failure; // what went wrong first, for the report
+  auto fail = [&](const std::string& why) {
+    if (failures++ == 0) {
+      std::lock_guard lock(why_mutex);
+      first_failure = why;
+    }
+  };
+  std::atomic<std::size_t> snapshots_while_writing{0};
+  std::latch start(readers + 1);
+  std::thread writer([&] {
+    start.arrive_and_wait();
+    flag_set seen;
+    seen.system = flag_seen;
+    for (int i = 0; i < rounds && clock_type::now() < deadline; ++i) {
+      auto a = s.append(bob, "INBOX", sample_message(i));
+      if (!a) {
+        fail("append: " + a.error().message());
+        break;
+      }
+      std::vector<uid_type> one{a->uid};
+      if (!s.store_flags(bob, "INBOX", one, flag_mode::add, seen)) fail("store_flags");
+      if (i % 3 == 2 && !s.expunge(bob, "INBOX", std::span<const uid_type>(one))) fail("expunge");
+    }
+    writer_done = true;
+  });
+  std::vector<std::thread> pool;
+  for (int r = 0; r < readers; ++r) {
+    pool.emplace_back([&] {
+      start.arrive_and_wait();
+      uid_type last_uidnext = 0;
+      modseq_type last_highest = 0;
+      std::set<uid_type> gone;
+      for (int i = 0; i < 5000 && clock_type::now() < deadline; ++i) {
+        const bool writing = !writer_done.load();
+        // In this order: the status, read last, covers the list and the vanished UIDs, and the
+        // UIDs that had vanished before this list was read are not in it.
+        auto list = s.messages(bob, "INBOX");
+        auto vanished = s.expunged_since(bob, "INBOX", 0);
+        auto mb = s.mailbox(bob, "INBOX");
+        if (!list || !mb || !vanished) {
+          fail("a read failed");
+          break;
+        }
+        if (mb->uidnext < last_uidnext || mb->highestmodseq < last_highest)
+          fail("went back: uidnext " + std::to_string(last_uidnext) + " -> " +
+               std::to_string(mb->uidnext) + ", highestmodseq " + std::to_string(last_highest) +
+               " -> " + std::to_string(mb->highestmodseq));
+        last_uidnext = mb->uidnext;
+        last_highest = mb->highestmodseq;
+        for (const auto& m : *list) {
+          if (m.uid >= mb->uidnext || m.modseq > mb->highestmodseq)
+            fail("uid " + std::to_string(m.uid) + " modseq " + std::to_string(m.modseq) +
+                 " beyond uidnext " + std::to_string(mb->uidnext) + " highestmodseq " +
+                 std::to_string(mb->highestmodseq));
+          if (gone.count(m.uid)) fail("expunged uid " + std::to_string(m.uid) + " reappeared");
+        }
+        for (uid_type u : *vanished)
+          if (u >= mb->uidnext) fail("vanished uid " + std::to_string(u) + " beyond uidnext");
+        gone.insert(vanished->begin(), vanished->end());
+        if (writing) ++snapshots_while_writing;
+        if (!writing) break; // one last look after the writer finished
+      }
+    });
+  }
+  writer.join();
+  for (auto& t : pool)
+    t.join();
+  EXPECT_EQ(failures.load(), 0) << first_failure;
+  EXPECT_LT(clock_type::now(), deadline);
+  EXPECT_GT(snapshots_while_writing.load(), 0u);
+  auto mb = s.mailbox(bob, "INBOX");
+  ASSERT_TRUE(mb);
+  EXPECT_EQ(mb->uidnext, static_cast<uid_type>(rounds + 1));
+  EXPECT_EQ(mb->messages, static_cast<std::uint32_t>(rounds - rounds / 3));
+  EXPECT_TRUE(s.check()->empty());
 }

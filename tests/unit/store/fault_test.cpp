@@ -520,3 +520,138 @@ TEST_P(injected_fault, every_step_of_a_batch_append) {
   for (const auto& r : *again)
     EXPECT_FALSE(r);
 }
+
+namespace {
+
+/// A file layer that kills its own process with SIGKILL at the failable operation numbered
+/// `kill_at` (create, write, fsync, rename, fsync_dir, counted from 1), either before the
+/// operation runs or right after it (`after`). A write killed "before" first writes half of its
+/// data, as a crash in the middle of a large write leaves it. Used in a forked child only.
+class killing_file_ops final : public file_ops {
+public:
+  killing_file_ops(std::shared_ptr<file_ops> inner, std::uint64_t kill_at, bool after)
+      : inner_(std::move(inner)), kill_at_(kill_at), after_(after) {}
+  mailkit::expected<int> create(const std::string& path) override {
+    bool k = due();
+    if (k && !after_) die();
+    auto r = inner_->create(path);
+    if (k) die();
+    return r;
+  }
+  mailkit::expected<void> write(int fd, std::string_view data) override {
+    bool k = due();
+    if (k && !after_) {
+      (void)inner_->write(fd, data.substr(0, data.size() / 2));
+      die();
+    }
+    auto r = inner_->write(fd, data);
+    if (k) die();
+    return r;
+  }
+  mailkit::expected<void> fsync(int fd) override {
+    return around([&] { return inner_->fsync(fd); });
+  }
+  mailkit::expected<void> close(int fd) override { return inner_->close(fd); }
+  mailkit::expected<void> rename(const std::string& from, const std::string& to) override {
+    return around([&] { return inner_->rename(from, to); });
+  }
+  mailkit::expected<void> fsync_dir(const std::string& path) override {
+    return around([&] { return inner_->fsync_dir(path); });
+  }
+  mailkit::expected<void> unlink(const std::string& path) override { return inner_->unlink(path); }
+  mailkit::expected<void> mkdir(const std::string& path) override { return inner_->mkdir(path); }
+  mailkit::expected<std::string> read_file(const std::string& path) override {
+    return inner_->read_file(path);
+  }
+  mailkit::expected<std::vector<std::string>> list_dir(const std::string& path) override {
+    return inner_->list_dir(path);
+  }
+  void arm() { armed_ = true; }
+
+private:
+  bool due() { return armed_ && ++count_ == kill_at_; }
+  [[noreturn]] static void die() {
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(99); // not reached
+  }
+  template <class F>
+  mailkit::expected<void> around(F op) {
+    bool k = due();
+    if (k && !after_) die();
+    auto r = op();
+    if (k) die();
+    return r;
+  }
+  std::shared_ptr<file_ops> inner_;
+  std::uint64_t kill_at_, count_ = 0;
+  bool after_, armed_ = false;
+};
+
+} // namespace
+
+// A process killed at each step of an append in turn (before and after each create, write,
+// fsync, rename and directory fsync of the body; a write cut in half), then the store reopened:
+// recovery removes the temporary or orphan body, the message is not visible (its row never
+// committed), the store is consistent, and the next append gets a UID above every one handed out.
+TEST(store_faults, sigkill_at_every_step_of_an_append) {
+  temp_dir dir;
+  const std::string path = dir.sub("s");
+  const std::string bob = "bob@example.com";
+  {
+    auto s = open_store(path);
+    ASSERT_TRUE(s->add_domain("example.com"));
+    ASSERT_TRUE(s->add_account(bob, "pw"));
+    ASSERT_TRUE(s->append(bob, "INBOX", sample_message(0)));
+  }
+  // Count the steps of one append, as the killed child will take them.
+  std::uint64_t steps = 0;
+  {
+    auto ops = std::make_shared<faulty_file_ops>(posix_file_ops());
+    auto o = options_for(path);
+    o.files = ops;
+    auto s = open(o);
+    ASSERT_TRUE(s);
+    ops->fail_at(UINT64_MAX, 0);
+    ASSERT_TRUE((*s)->append(bob, "INBOX", sample_message(1)));
+    steps = ops->count();
+  }
+  ASSERT_GE(steps, 5u);
+  ASSERT_LE(steps, 20u);
+  uid_type highest = 2;
+  std::uint32_t visible = 2;
+  int kills = 0;
+  for (bool after : {false, true}) {
+    for (std::uint64_t n = 1; n <= steps; ++n) {
+      pid_t pid = ::fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        auto ops = std::make_shared<killing_file_ops>(posix_file_ops(), n, after);
+        auto o = options_for(path);
+        o.files = ops;
+        auto s = open(o);
+        if (!s) ::_exit(3);
+        ops->arm();
+        (void)(*s)->append(bob, "INBOX", sample_message(100 + static_cast<int>(n)));
+        ::_exit(0); // the kill point was never reached
+      }
+      int status = 0;
+      ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+      ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+          << "step " << n << (after ? " after" : " before") << ": status " << status;
+      ++kills;
+      auto s = open_store(path); // recovery runs here
+      ASSERT_TRUE(s);
+      expect_consistent(*s, bob);
+      auto mb = s->mailbox(bob, "INBOX");
+      ASSERT_TRUE(mb);
+      // Every kill point is before the row's commit: the message never became visible.
+      EXPECT_EQ(mb->messages, visible) << "step " << n;
+      auto r = s->append(bob, "INBOX", sample_message(1000 + static_cast<int>(n)));
+      ASSERT_TRUE(r);
+      EXPECT_GT(r->uid, highest) << "step " << n;
+      highest = r->uid;
+      ++visible;
+    }
+  }
+  EXPECT_EQ(kills, static_cast<int>(2 * steps));
+}
