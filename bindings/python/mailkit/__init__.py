@@ -15,7 +15,8 @@ from mailkit._mailkit import authenticate
 from mailkit import dns
 from mailkit import dkim, mime
 from mailkit import dmarc, spf
+from mailkit import mtasts, smtp, store
 
 __all__ = ["AuthenticationResult", "DnsError", "Error", "ParseError", "SmtpError", "StoreError",
            "__version__", "authenticate",
-           "dkim", "dmarc", "dns", "mime", "spf"]
+           "dkim", "dmarc", "dns", "mime", "mtasts", "smtp", "spf", "store"]

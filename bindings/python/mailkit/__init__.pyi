@@ -8,7 +8,10 @@ from mailkit.spf import Result as _SpfResult
 from mailkit import dmarc as dmarc
 from mailkit import dns as dns
 from mailkit import mime as mime
+from mailkit import mtasts as mtasts
+from mailkit import smtp as smtp
 from mailkit import spf as spf
+from mailkit import store as store
 
 __version__: str
 

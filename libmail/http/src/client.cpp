@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The HTTPS GET client: one request per connection, every step under one deadline.
+// The HTTPS client (GET, POST): one request per connection, every step under one deadline.
 // Asio's awaitable frames pair their operator new with a sized operator delete as C++20
 // [dcl.fct.def.coroutine] prescribes; GCC 12's -Wmismatched-new-delete does not know the pairing
 // (as in libmail/spf/src/evaluator.cpp).
@@ -107,10 +107,18 @@ std::vector<tcp::endpoint> endpoints_from_dns(dns::resolver& r, const std::strin
   return out;
 }
 
-asio::awaitable<result_t> run_get(std::shared_ptr<tls::context> ctx, std::string host,
-                                  std::string target, client_options opts,
-                                  std::vector<tcp::endpoint> endpoints,
-                                  std::chrono::steady_clock::time_point deadline) {
+// One request: GET (no body) or POST (with `body`, of `content_type`).
+struct request_spec {
+  bhttp::verb method = bhttp::verb::get;
+  std::string target;
+  std::string content_type;
+  std::string body;
+};
+
+asio::awaitable<result_t> run_request(std::shared_ptr<tls::context> ctx, std::string host,
+                                      request_spec spec, client_options opts,
+                                      std::vector<tcp::endpoint> endpoints,
+                                      std::chrono::steady_clock::time_point deadline) {
   const auto tuple = asio::as_tuple(asio::use_awaitable);
   auto ex = co_await asio::this_coro::executor;
   const auto passed = [&] { return std::chrono::steady_clock::now() >= deadline; };
@@ -143,10 +151,15 @@ asio::awaitable<result_t> run_get(std::shared_ptr<tls::context> ctx, std::string
       co_return unexpected(classify(ec, passed(), errc::tls_failed));
     }
   }
-  bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
+  bhttp::request<bhttp::string_body> req{spec.method, spec.target, 11};
   req.set(bhttp::field::host, opts.port == 443 ? host : host + ":" + std::to_string(opts.port));
   req.set(bhttp::field::user_agent, opts.user_agent);
   req.set(bhttp::field::connection, "close");
+  if (spec.method == bhttp::verb::post) {
+    req.set(bhttp::field::content_type, spec.content_type);
+    req.body() = std::move(spec.body);
+    req.prepare_payload();
+  }
   {
     auto [ec, n] = co_await bhttp::async_write(stream, req, tuple);
     (void)n;
@@ -180,11 +193,13 @@ const error_category& category() noexcept {
   return instance;
 }
 
-expected<response> get(std::string_view host_in, std::string_view target,
-                       const client_options& options) {
+namespace {
+
+expected<response> exchange(std::string_view host_in, request_spec spec,
+                            const client_options& options) {
   std::string host(host_in);
   if (!host.empty() && host.back() == '.') host.pop_back();
-  if (host.empty() || target.empty() || target.front() != '/' || options.port == 0)
+  if (host.empty() || spec.target.empty() || spec.target.front() != '/' || options.port == 0)
     return fail(errc::invalid_request);
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
 
@@ -208,12 +223,30 @@ expected<response> get(std::string_view host_in, std::string_view target,
   asio::io_context ioc;
   result_t result = fail(errc::io_error);
   asio::co_spawn(ioc,
-                 run_get(*ctx, host, std::string(target), options, std::move(endpoints), deadline),
+                 run_request(*ctx, host, std::move(spec), options, std::move(endpoints), deadline),
                  [&](std::exception_ptr e, result_t r) {
                    result = e ? result_t(fail(errc::io_error)) : std::move(r);
                  });
   ioc.run();
   return result;
+}
+
+} // namespace
+
+expected<response> get(std::string_view host, std::string_view target,
+                       const client_options& options) {
+  return exchange(host, {bhttp::verb::get, std::string(target), {}, {}}, options);
+}
+
+expected<response> post(std::string_view host, std::string_view target,
+                        std::string_view content_type, std::string body,
+                        const client_options& options) {
+  // RFC 9110 §8.3: a payload without a media type is not ours to send.
+  if (content_type.empty() || content_type.find_first_of("\r\n") != std::string_view::npos)
+    return fail(errc::invalid_request);
+  return exchange(
+      host, {bhttp::verb::post, std::string(target), std::string(content_type), std::move(body)},
+      options);
 }
 
 } // namespace mailkit::http

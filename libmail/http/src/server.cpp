@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The fixed-path HTTPS server: certificates by SNI, content by Host, GET and HEAD only.
+// The fixed-path HTTPS server: certificates by SNI, content by Host, GET and HEAD, and POST on
+// routes that accept a bounded body.
 // Asio's awaitable frames pair their operator new with a sized operator delete as C++20
 // [dcl.fct.def.coroutine] prescribes; GCC 12's -Wmismatched-new-delete does not know the pairing
 // (as in libmail/spf/src/evaluator.cpp).
@@ -28,6 +29,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <mutex>
 #include <thread>
 
 namespace mailkit::http {
@@ -65,6 +67,16 @@ struct server::impl {
   std::thread thread;
   std::atomic<std::size_t> requests{0};
   std::uint16_t port = 0;
+  mutable std::mutex received_mutex;
+  std::vector<received_request> received;
+  static constexpr std::size_t max_received = 1000;
+
+  const route* find_route(const virtual_host* h, std::string_view target) const {
+    if (h == nullptr) return nullptr;
+    if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    const auto it = h->routes.find(std::string(target));
+    return it == h->routes.end() ? nullptr : &it->second;
+  }
 
   const virtual_host* find_host(std::string_view name) const {
     if (!name.empty() && name.back() == '.') name.remove_suffix(1);
@@ -92,31 +104,61 @@ struct server::impl {
     beast::flat_buffer buffer;
     for (int served = 0; served < 100; ++served) {
       beast::get_lowest_layer(stream).expires_after(opts.idle_timeout);
-      bhttp::request_parser<bhttp::empty_body> parser;
+      bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(8 * 1024);
-      if (auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, tuple); ec) co_return;
-      const auto& req = parser.get();
+      // No limit while the header is read, so that an announced length can be answered with
+      // 413 or 400 below; the body itself is read only under the route's limit.
+      parser.body_limit(boost::none);
+      if (auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, tuple); ec)
+        co_return;
       ++requests;
+      const auto& req = parser.get();
       const bool head = req.method() == bhttp::verb::head;
+      const bool post = req.method() == bhttp::verb::post;
+      const std::string_view host_name = host_part(req[bhttp::field::host]);
+      const route* found = find_route(find_host(host_name), req.target());
+      const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
       route r;
-      if (req.method() != bhttp::verb::get && !head) {
+      bool close_after = false;
+      if (!post && req.method() != bhttp::verb::get && !head) {
         r.status = 405;
         r.body = "method not allowed\n";
-      } else {
-        const virtual_host* h = find_host(host_part(req[bhttp::field::host]));
-        std::string_view path = req.target();
-        if (const auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-        const route* found = nullptr;
-        if (h != nullptr) {
-          const auto it = h->routes.find(std::string(path));
-          if (it != h->routes.end()) found = &it->second;
-        }
-        if (found != nullptr) {
-          r = *found;
+        close_after = has_body; // the body is not read: the connection cannot go on
+      } else if (found == nullptr) {
+        r.status = 404;
+        r.body = "not found\n";
+        close_after = has_body;
+      } else if (post && found->max_request_body == 0) {
+        r.status = 405;
+        r.body = "method not allowed\n";
+        close_after = has_body;
+      } else if (!post && has_body) {
+        // GET and HEAD carry no content here (RFC 9110 §9.3.1); do not read one.
+        r.status = 400;
+        r.body = "unexpected body\n";
+        close_after = true;
+      } else if (post && parser.content_length().value_or(0) > found->max_request_body) {
+        r.status = 413; // RFC 9110 §15.5.14
+        r.body = "content too large\n";
+        close_after = true;
+      } else if (post) {
+        parser.body_limit(found->max_request_body);
+        auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, tuple);
+        if (ec == bhttp::error::body_limit) {
+          r.status = 413; // RFC 9110 §15.5.14
+          r.body = "content too large\n";
+          close_after = true;
+        } else if (ec) {
+          co_return;
         } else {
-          r.status = 404;
-          r.body = "not found\n";
+          r = *found;
+          std::lock_guard lock(received_mutex);
+          if (received.size() < max_received)
+            received.push_back({std::string(host_name), std::string(req.target()),
+                                std::string(req[bhttp::field::content_type]), req.body()});
         }
+      } else {
+        r = *found;
       }
       bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
       res.set(bhttp::field::server, "mailkit");
@@ -129,7 +171,7 @@ struct server::impl {
       } else {
         res.content_length(r.body.size());
       }
-      res.keep_alive(req.keep_alive() && r.announced_length == 0);
+      res.keep_alive(req.keep_alive() && r.announced_length == 0 && !close_after);
       if (auto [ec, n] = co_await bhttp::async_write(stream, res, tuple); ec) co_return;
       if (!res.keep_alive()) break;
     }
@@ -184,6 +226,11 @@ std::uint16_t server::port() const noexcept {
 
 std::size_t server::requests() const noexcept {
   return impl_->requests.load();
+}
+
+std::vector<received_request> server::received() const {
+  std::lock_guard lock(impl_->received_mutex);
+  return impl_->received;
 }
 
 void server::stop() {

@@ -33,10 +33,16 @@ public:
       return "invalid or truncated gzip data";
     case errc::too_large:
       return "TLS-RPT data exceeds the size limit";
+    case errc::bad_uri:
+      return "rua URI is not an https: or mailto: URI this sender can use";
+    case errc::rejected:
+      return "the report server did not accept the report";
     }
     return "unknown TLS-RPT error";
   }
-  bool permanent(int) const noexcept override { return true; }
+  bool permanent(int value) const noexcept override {
+    return static_cast<errc>(value) != errc::rejected;
+  }
 };
 
 bool is_wsp(char c) noexcept {

@@ -5,7 +5,8 @@
 //    http::server with certificates made here (bad-cert1: a CA the client does not trust;
 //    bad-cert2: a certificate without the mta-sts name), over real DNS and real HTTPS;
 //  - DANE: a DNSSEC-signed zone with matching and mismatching TLSA records behind the
-//    validating unbound, an unsigned zone (no AD: DANE does not apply) and a bogus one
+//    validating unbound (DANE-EE(3) and DANE-TA(2), the latter with a CA chain made by the
+//    openssl command), an unsigned zone (no AD: DANE does not apply) and a bogus one
 //    (SERVFAIL: defer), then real TLS handshakes with the OpenSSL DANE step.
 #include "../dns/dns_servers.hpp"
 
@@ -49,6 +50,42 @@ pem_files make_cert(const t::fs::path& dir, const std::string& tag,
               pair->certificate_pem};
   std::ofstream(f.cert) << pair->certificate_pem;
   std::ofstream(f.key) << pair->private_key_pem;
+  return f;
+}
+
+// A CA and a leaf for `name` issued by it, made with the openssl command: the chain file (leaf
+// then CA) and key for a server context, and the CA's PEM (the DANE-TA trust anchor).
+struct chain_files {
+  std::string chain, key, ca_pem;
+};
+
+chain_files make_chain(const t::fs::path& dir, const std::string& name) {
+  const std::string openssl = "/usr/bin/openssl";
+  t::require_program(openssl.c_str());
+  const auto p = [&](const std::string& f) { return (dir / f).string(); };
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                       "-nodes"};
+  auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  (void)t::run(with(with({openssl, "req", "-x509"}, ec),
+                    {"-keyout", p("ta.key"), "-out", p("ta.pem"), "-days", "2", "-subj",
+                     "/CN=mailkit test TA", "-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign"}),
+               dir);
+  (void)t::run(with(with({openssl, "req"}, ec),
+                    {"-keyout", p(name + ".key"), "-out", p(name + ".csr"), "-subj", "/CN=" + name,
+                     "-addext", "subjectAltName=DNS:" + name}),
+               dir);
+  (void)t::run({openssl, "x509", "-req", "-in", p(name + ".csr"), "-CA", p("ta.pem"), "-CAkey",
+                p("ta.key"), "-set_serial", "2", "-days", "2", "-copy_extensions", "copy", "-out",
+                p(name + ".leaf.pem")},
+               dir);
+  chain_files f{p(name + ".chain.pem"), p(name + ".key"), t::read_file(dir / "ta.pem")};
+  std::ofstream(f.chain) << t::read_file(dir / (name + ".leaf.pem")) << f.ca_pem;
+  if (f.ca_pem.empty() || t::read_file(dir / (name + ".leaf.pem")).empty())
+    throw std::runtime_error("openssl could not make the DANE-TA chain");
   return f;
 }
 
@@ -197,6 +234,12 @@ protected:
     auto mx_ctx = tls::make_server_context({mx.cert, mx.key});
     if (!mx_ctx) throw std::runtime_error("server context");
     so.hosts.push_back({"mx.dane.test", *mx_ctx, {}});
+    // DANE-TA(2): mx-ta.dane.test presents a leaf issued by a CA that only its TLSA record
+    // names (RFC 7671 §5.2: the chain up to the anchor, the leaf carrying the MX name).
+    const auto ta = make_chain(dir_, "mx-ta.dane.test");
+    auto ta_ctx = tls::make_server_context({ta.chain, ta.key});
+    if (!ta_ctx) throw std::runtime_error("server context (DANE-TA chain)");
+    so.hosts.push_back({"mx-ta.dane.test", *ta_ctx, {}});
     ca.close();
     ca_file_ = (dir_ / "ca.pem").string();
     auto srv = http::server::start(std::move(so));
@@ -219,6 +262,13 @@ protected:
         << "$ORIGIN dane.test.\n$TTL 300\n"
         << "@ IN SOA ns.dane.test. hostmaster.dane.test. 1 3600 600 86400 300\n"
         << "@ NS ns\nns A 127.0.0.1\nmx A 127.0.0.1\nmx-bad A 127.0.0.1\nmx-pkix A 127.0.0.1\n"
+        << "mx-ta A 127.0.0.1\nmx-ta-wrong A 127.0.0.1\n"
+        << "_25._tcp.mx-ta TLSA 2 0 1 "
+        << hex(*tls::dane::association_data(der_of(ta.ca_pem),
+                                            tls::dane::selector::full_certificate,
+                                            tls::dane::matching_type::sha256))
+        << "\n"
+        << "_25._tcp.mx-ta-wrong TLSA 2 1 1 " << spki_hash(other.pem) << "\n"
         << "_25._tcp.mx TLSA 3 1 1 " << spki_hash(mx.pem) << "\n"
         << "_25._tcp.mx-bad TLSA 3 1 1 " << spki_hash(other.pem) << "\n"
         << "_25._tcp.mx-pkix TLSA 1 1 1 " << spki_hash(mx.pem) << "\n";
@@ -270,7 +320,8 @@ protected:
     if (!tls::dane::enable_dane(s.native_handle(), host, {}, records)) return false;
     boost::system::error_code ec;
     s.handshake(boost::asio::ssl::stream_base::client, ec);
-    return !ec && tls::dane::matched_depth(s.native_handle()) == 0;
+    // DANE-EE matches the leaf (depth 0), DANE-TA an issuer (depth >= 1).
+    return !ec && tls::dane::matched_depth(s.native_handle()) >= 0;
   }
 
   static inline t::fs::path dir_;
@@ -412,6 +463,19 @@ TEST_F(mtasts_interop, dane_signed_zone_matching_and_mismatching) {
   d = m::decide(&sts, "mx-bad.dane.test", l->state, m::tls_outcome{true, true, bad});
   EXPECT_EQ(d.action, m::verdict::refuse);
   EXPECT_EQ(d.reason, m::failure::dane_mismatch);
+
+  // DANE-TA(2): the presented chain leads to the CA the record names; a record naming another
+  // key fails the handshake.
+  l = m::lookup_tlsa(*resolver_, "mx-ta.dane.test");
+  ASSERT_TRUE(l) << l.error().message();
+  ASSERT_EQ(l->state, m::dane_state::usable);
+  ASSERT_EQ(l->records.size(), 1u);
+  EXPECT_EQ(l->records.front().usage, 2);
+  EXPECT_TRUE(dane_handshake("mx-ta.dane.test", l->records));
+  l = m::lookup_tlsa(*resolver_, "mx-ta-wrong.dane.test");
+  ASSERT_TRUE(l);
+  ASSERT_EQ(l->state, m::dane_state::usable);
+  EXPECT_FALSE(dane_handshake("mx-ta-wrong.dane.test", l->records));
 
   // Only a PKIX-EE record: authenticated but unusable for SMTP.
   l = m::lookup_tlsa(*resolver_, "mx-pkix.dane.test");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The HTTPS client against the HTTPS server helper, both on loopback: routing by Host and SNI,
-// certificate and name validation, no redirects, body size caps, deadlines.
+// certificate and name validation, no redirects, body size caps, deadlines, POST with bounded
+// request bodies (a TLS-RPT report endpoint).
 #include <mailkit/dns/static_resolver.hpp>
 #include <mailkit/http/http.hpp>
 
@@ -64,6 +65,9 @@ protected:
     g.routes["/big-chunked"] = {200, "text/plain", std::string(70000, 'a'), true};
     g.routes["/lying"] = {200, "text/plain", std::string(1000, 'a'), false, 131193};
     g.routes["/chunked"] = {200, "text/plain", "in chunks\n", true};
+    http::route reports{202, "text/plain", "accepted\n"};
+    reports.max_request_body = 1000;
+    g.routes["/reports"] = reports;
     so.hosts.push_back(std::move(g));
     http::virtual_host o{"www.other.test", ctx(other), {}};
     o.routes["/hello"] = {200, "text/html", "<p>other</p>"};
@@ -181,4 +185,38 @@ TEST_F(http_test, connection_failures) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), http::errc::connect_failed);
   EXPECT_GE(server_->requests(), 1u);
+}
+
+TEST_F(http_test, post_to_a_route_that_accepts_it) {
+  const auto before = server_->received().size();
+  auto r = http::post("www.good.test", "/reports?x=1", "application/tlsrpt+gzip",
+                      std::string("\x1f\x8b report", 9), options());
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 202u);
+  EXPECT_EQ(r->body, "accepted\n");
+  const auto got = server_->received();
+  ASSERT_EQ(got.size(), before + 1);
+  EXPECT_EQ(got.back().host, "www.good.test");
+  EXPECT_EQ(got.back().target, "/reports?x=1");
+  EXPECT_EQ(got.back().content_type, "application/tlsrpt+gzip");
+  EXPECT_EQ(got.back().body, std::string("\x1f\x8b report", 9));
+
+  // RFC 9110 §15.5.14: a body over the route's limit is refused, not read.
+  r = http::post("www.good.test", "/reports", "application/json", std::string(2000, 'x'),
+                 options());
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 413u);
+  // Routes without a POST limit, and unknown paths, refuse POST.
+  r = http::post("www.good.test", "/hello", "text/plain", "x", options());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405u);
+  r = http::post("www.good.test", "/nowhere", "text/plain", "x", options());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404u);
+  EXPECT_EQ(server_->received().size(), before + 1);
+  // A media type is required, and may not break the header block.
+  EXPECT_EQ(http::post("www.good.test", "/reports", "", "x", options()).error(),
+            http::errc::invalid_request);
+  EXPECT_EQ(http::post("www.good.test", "/reports", "a\r\nX: y", "x", options()).error(),
+            http::errc::invalid_request);
 }

@@ -4,12 +4,14 @@
 /// an MTA-STS policy from https://mta-sts.<domain>/.well-known/mta-sts.txt, serve our own policy
 /// at that path, and (later) a small admin API.
 ///
-/// The client does one GET per connection (HTTP/1.1, `Connection: close`), validates the
+/// The client does one GET or POST per connection (HTTP/1.1, `Connection: close`), validates the
 /// server's certificate chain and its name (tls::make_client_context, tls::prepare_client),
 /// caps the body size, bounds every step by a deadline, and never follows redirects: a 3xx is
 /// returned to the caller as a status like any other. The server answers GET and HEAD for a fixed
 /// set of paths per virtual host, chosen by SNI for the certificate and by the Host header for
-/// the content; it is meant for small static documents, not for a web site.
+/// the content; it is meant for small static documents, not for a web site. A route may also
+/// accept POST bodies up to a size it sets (a TLS-RPT report endpoint, RFC 8460 §5.4); the server
+/// keeps what it received for its owner to read (server::received()).
 ///
 /// **Standards**: RFC 9110 / RFC 9112 (HTTP/1.1 semantics and messages, through Beast), RFC 2818
 /// / RFC 9525 (server identity in HTTPS), RFC 6066 §3 (SNI), RFC 8461 §3.3 (the constraints an
@@ -18,7 +20,8 @@
 /// **Security**: both halves talk to the network. The client treats the server as hostile: the
 /// header block is capped at 8 KiB, the body at `client_options::max_body`, and the whole
 /// exchange at `client_options::timeout`. The server caps request headers at 8 KiB, refuses
-/// request bodies, and closes idle connections after `server_options::idle_timeout`. Neither
+/// request bodies except on routes that accept POST (bounded by route::max_request_body), and
+/// closes idle connections after `server_options::idle_timeout`. Neither
 /// reads or writes files. Beast stays out of this header.
 #pragma once
 
@@ -95,6 +98,13 @@ struct response {
 [[nodiscard]] expected<response> get(std::string_view host, std::string_view target,
                                      const client_options& options = {});
 
+/// POST `body` (of media type `content_type`) to https://<host>:<port><target>; otherwise as
+/// get(). Used for TLS-RPT report delivery (RFC 8460 §5.4). Blocking, as get().
+/// @return the response (any status), or an http::errc
+[[nodiscard]] expected<response> post(std::string_view host, std::string_view target,
+                                      std::string_view content_type, std::string body,
+                                      const client_options& options = {});
+
 /// One fixed answer of the server.
 struct route {
   unsigned status = 200;
@@ -105,6 +115,17 @@ struct route {
   /// When non-zero, announce this Content-Length instead of the body's size (with a longer
   /// body, the extra octets are sent anyway: for tests of clients' size limits).
   std::size_t announced_length = 0;
+  /// When non-zero, POST is accepted on this route with a body of at most this many octets
+  /// (a longer one gets 413 and the connection is closed); the answer is this route's.
+  std::size_t max_request_body = 0;
+};
+
+/// A POST the server accepted (see route::max_request_body).
+struct received_request {
+  std::string host;   ///< the Host field, without port
+  std::string target; ///< the request target
+  std::string content_type;
+  std::string body;
 };
 
 /// A name the server answers for: its certificate (chosen by SNI) and its paths.
@@ -137,6 +158,8 @@ public:
   [[nodiscard]] std::uint16_t port() const noexcept;
   /// How many requests were answered so far (for tests and logs).
   [[nodiscard]] std::size_t requests() const noexcept;
+  /// The POST requests accepted so far, oldest first (at most 1000 are kept).
+  [[nodiscard]] std::vector<received_request> received() const;
   /// Stop accepting, close connections, join the thread. Idempotent.
   void stop();
 

@@ -8,12 +8,14 @@
 ///  - mx_matches() / policy::matches(): MX host names against the policy's patterns;
 ///  - discover() and fetch(): the DNS lookup and the HTTPS fetch (through mailkit::http);
 ///  - policy_cache (cache.hpp) and resolve(): the cached, refreshed policy a relay applies;
-///  - decide(): given a domain's policy, an MX host and the TLS outcome, deliver or refuse.
+///  - decide(): given a domain's policy, an MX host and the TLS outcome, deliver or refuse;
+///    enforce.hpp wraps it for the relay (requirements() before connecting, enforce() and the
+///    TLS-RPT entry after the TLS step); serve.hpp publishes our own policy.
 ///
 /// **Standards**: RFC 8461 §3.1 (TXT record), §3.2 (policy file), §3.3 (HTTPS fetch), §4.1 (MX
 /// host validation), §4.2 (policy application), §5 and §5.1 (caching and refreshing), §2
-/// (precedence of DANE, RFC 7672). Not covered here: §8 (serving our own policy; see
-/// http::server) and the reporting of failures (tlsrpt/).
+/// (precedence of DANE, RFC 7672). Serving our own policy is in serve.hpp, the reporting of
+/// failures in tlsrpt/.
 ///
 /// **Security**: parses untrusted input (DNS TXT data, HTTPS bodies from any server) with hard
 /// limits (64 KiB body, 1000 MX patterns, 253-octet names); fetch() talks to the network and

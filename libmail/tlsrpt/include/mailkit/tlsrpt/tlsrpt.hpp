@@ -6,12 +6,15 @@
 ///  - aggregator: per policy domain, counts of successful sessions and of failures by result
 ///    type, sending IP, receiving MX (the §4.3 failure details);
 ///  - make_report() / to_json() / gzip(): the daily report and its bytes, with the file name
-///    and mail subject of §5.3; delivery by mail or HTTPS POST is the caller's (the relay's);
+///    and mail subject of §5.3 (report_period() gives the UTC day to report);
+///  - post_report(): delivery to an https: rua by POST (§5.4); make_report_mail(): the message
+///    for a mailto: rua (§5.3), which the relay signs and sends;
 ///  - parse_report() / gunzip(): reports we receive, for the operator's CLI.
 ///
 /// **Standards**: RFC 8460 §3 (TXT record), §4 (report JSON, §4.3 result types, §4.4 fields),
-/// §5.1-§5.3 (gzip, file name, subject). Not here: the sending of reports (§5.3, §5.4), DKIM
-/// signing of report mail (§5.3), and retrying failed deliveries (§5.5).
+/// §5.1-§5.3 (gzip, file name, subject), §5.4 (HTTPS POST). Not here: sending reports by mail
+/// (§5.3: the relay's, with DKIM signing), and retrying failed deliveries (§5.5: the caller's,
+/// guided by is_permanent()).
 ///
 /// **Security**: parse_report() and gunzip() read untrusted input (reports from anyone who
 /// knows our rua): JSON depth and size are bounded (1 MiB JSON, nesting 16), gunzip stops at
@@ -21,6 +24,7 @@
 #include <mailkit/core/clock.hpp>
 #include <mailkit/core/error.hpp>
 #include <mailkit/core/expected.hpp>
+#include <mailkit/http/http.hpp>
 
 #include <cstdint>
 #include <map>
@@ -40,6 +44,8 @@ enum class errc {
   bad_report,     ///< the report is not JSON or lacks a required field of §4.4 (permanent)
   bad_gzip,       ///< the data is not gzip, or is truncated (permanent)
   too_large,      ///< the input or its decompressed form exceeds the limit (permanent)
+  bad_uri,        ///< an rua URI is not https://host[:port]/path (permanent)
+  rejected,       ///< the report server answered other than 2xx (RFC 8460 §5.4) (transient)
 };
 
 const error_category& category() noexcept;
@@ -156,6 +162,50 @@ struct report {
 /// RFC 8460 §5.3 Subject: "Report Domain: <domain> Submitter: <submitter> Report-ID: <<id>>".
 [[nodiscard]] std::string report_subject(std::string_view policy_domain, std::string_view submitter,
                                          std::string_view report_id);
+
+/// RFC 8460 §4.1: reports cover one UTC day. The day before the one containing `now`:
+/// [00:00:00, 23:59:59] (the end as the report's end-datetime shows it).
+[[nodiscard]] std::pair<mailkit::clock::time_point, mailkit::clock::time_point>
+report_period(mailkit::clock::time_point now);
+
+/// The parts of an https: rua URI (RFC 8460 §3 "https:" URIs, RFC 9110 §4.2.2).
+struct https_uri {
+  std::string host;
+  std::uint16_t port = 443;
+  std::string target; ///< path and query, starting with "/"
+};
+/// Split "https://host[:port][/path]"; anything else (mailto:, http:, userinfo, a fragment,
+/// an IPv6 literal) is errc::bad_uri.
+[[nodiscard]] expected<https_uri> parse_https_uri(std::string_view uri);
+
+/// POST one report to an https: rua (RFC 8460 §5.4): the JSON gzipped, Content-Type
+/// "application/tlsrpt+gzip". Blocking (http::post): call from a worker thread.
+/// `options.port` is replaced by the URI's port. 2xx: done; another status: errc::rejected
+/// (transient, RFC 8460 §5.4 leaves retrying to the sender); transport failures: http::errc.
+[[nodiscard]] expected<void> post_report(std::string_view rua, const report& r,
+                                         http::client_options options = {});
+
+/// The address of a "mailto:" rua URI (RFC 8460 §3, RFC 6068): the scheme is case-insensitive,
+/// hfields after "?" are dropped, %XX escapes decoded. errc::bad_uri for anything else, or an
+/// address with no "@" or with octets that cannot appear in an SMTP path (CR, LF, SP, "<", ">").
+[[nodiscard]] expected<std::string> parse_mailto_uri(std::string_view uri);
+
+/// What the report mail says about its sender (RFC 8460 §5.3).
+struct mail_options {
+  std::string from;      ///< the From address (a mailbox of the submitter)
+  std::string to;        ///< the rua address (parse_mailto_uri())
+  std::string submitter; ///< the reporting MTA's domain: TLS-Report-Submitter, file name
+  std::string unique_id; ///< optional: appended to the file name (§5.1)
+  mailkit::clock::time_point date;
+};
+
+/// The report as a message for the relay to sign and send (RFC 8460 §5.3): multipart/report;
+/// report-type="tlsrpt" (RFC 6522) with a short text/plain part and the gzipped report as a
+/// base64 application/tlsrpt+gzip attachment named by report_filename(); Subject by
+/// report_subject(); TLS-Report-Domain and TLS-Report-Submitter fields. CRLF line endings. The
+/// relay adds DKIM (§5.3 asks for it). errc::bad_report when a value that goes into a header
+/// field contains CR, LF or NUL, or the report has no policy.
+[[nodiscard]] expected<std::string> make_report_mail(const report& r, const mail_options& o);
 
 // ---- aggregation ----------------------------------------------------------------------------
 
