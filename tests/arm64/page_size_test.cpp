@@ -14,11 +14,14 @@
 //    over-read is a SIGSEGV instead of a silent pass;
 //  - start-up and a short exchange: a TLS listener with a generated certificate accepts a
 //    loopback client, sends an SMTP greeting and answers EHLO and QUIT; the client parses the
-//    replies with smtp::reply_parser. (When the SMTP and IMAP servers exist, their own start-up
-//    and session tests run under the same page sizes: tests/arm64/run_pagesize.sh.)
+//    replies with smtp::reply_parser; the SMTP server's own start-up and sessions run under the
+//    same page sizes as arm64_smtp_server_4k/_64k (tests/arm64/tests.cmake);
+//  - the IMAP protocol core (imap::server) behind a TLS listener: greeting, CAPABILITY, LOGIN,
+//    SELECT (completed by the test as the session would), LOGOUT, from a loopback TLS client.
 #include <mailkit/core/base64.hpp>
 #include <mailkit/dkim/dkim.hpp>
 #include <mailkit/dns/static_resolver.hpp>
+#include <mailkit/imap/server.hpp>
 #include <mailkit/mime/message.hpp>
 #include <mailkit/smtp/reply_parser.hpp>
 #include <mailkit/tls/tls.hpp>
@@ -344,6 +347,132 @@ TEST(PageSize, TlsListenerStartsAndAnswersAnSmtpExchange) {
   const auto quit = next_reply();
   ASSERT_TRUE(quit);
   EXPECT_EQ(quit->code, 221);
+  c.next_layer().close(ec);
+  server.join();
+  EXPECT_EQ(server_error, "");
+}
+
+// The IMAP protocol core at this page size: a TLS listener drives imap::server (the sans-I/O
+// core mailkitd's IMAP sessions run) through greeting, CAPABILITY, LOGIN, SELECT and LOGOUT.
+TEST(PageSize, TlsListenerRunsAnImapExchange) {
+  auto pair = mailkit::tls::make_self_signed({"mail.example.test"});
+  ASSERT_TRUE(pair) << pair.error().message();
+  char tmpl[] = "/tmp/mailkit-pagesize-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string cert = dir + "/cert.pem";
+  const std::string key = dir + "/key.pem";
+  for (const auto& [path, text] :
+       {std::pair{cert, pair->certificate_pem}, std::pair{key, pair->private_key_pem}}) {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fwrite(text.data(), 1, text.size(), f), text.size());
+    std::fclose(f);
+  }
+  auto server_ctx = mailkit::tls::make_server_context({cert, key});
+  mailkit::tls::client_options co;
+  co.ca_file = cert;
+  auto client_ctx = mailkit::tls::make_client_context(co);
+  std::remove(cert.c_str());
+  std::remove(key.c_str());
+  ::rmdir(dir.c_str());
+  ASSERT_TRUE(server_ctx && client_ctx);
+
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const auto port = acceptor.local_endpoint().port();
+  std::string server_error;
+  std::thread server([&] {
+    boost::system::error_code ec;
+    asio::io_context sio;
+    asio::ssl::stream<tcp::socket> s(sio, **server_ctx);
+    s.next_layer() = acceptor.accept(sio, ec);
+    if (!ec) s.handshake(asio::ssl::stream_base::server, ec);
+    mailkit::imap::server_config cfg;
+    cfg.hostname = "mail.example.test";
+    cfg.tls_active = true;
+    cfg.capabilities = {"IDLE"};
+    mailkit::imap::server core(cfg);
+    core.greet();
+    char buf[4096];
+    for (int rounds = 0; !ec && rounds < 64; ++rounds) {
+      bool closing = false;
+      for (bool more = true; more;) {
+        auto ev = core.next_event();
+        using kind = mailkit::imap::server_event::kind;
+        switch (ev.k) {
+        case kind::authenticate:
+          core.auth_result(core.password() == "pw" ? std::optional<std::string>(core.user())
+                                                   : std::nullopt);
+          break;
+        case kind::execute:
+          core.untagged("0 EXISTS");
+          core.complete("OK", "READ-WRITE", "SELECT completed");
+          break;
+        case kind::close:
+          closing = true;
+          more = false;
+          break;
+        default:
+          more = false;
+          break;
+        }
+      }
+      if (!core.output().empty()) {
+        asio::write(s, asio::buffer(core.output()), ec);
+        core.consume_output(core.output().size());
+      }
+      if (closing || ec) break;
+      const std::size_t n = s.read_some(asio::buffer(buf), ec);
+      if (!ec) core.feed(std::string_view(buf, n));
+    }
+    if (ec) server_error = ec.message();
+  });
+  struct joiner {
+    std::thread& t;
+    ~joiner() {
+      if (t.joinable()) t.join();
+    }
+  } join_server{server};
+
+  asio::ssl::stream<tcp::socket> c(io, **client_ctx);
+  boost::system::error_code ec;
+  c.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_TRUE(mailkit::tls::prepare_client(c.native_handle(), "mail.example.test", true));
+  c.handshake(asio::ssl::stream_base::client, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  std::string got;
+  // Read until a line starting with `prefix` has arrived; return everything read.
+  auto until = [&](std::string_view prefix) {
+    for (int reads = 0; reads < 32; ++reads) {
+      for (std::size_t pos = 0; pos < got.size();) {
+        const std::size_t end = got.find("\r\n", pos);
+        if (end == std::string::npos) break;
+        if (std::string_view(got).substr(pos, end - pos).starts_with(prefix)) {
+          std::string all = got.substr(0, end + 2);
+          got.erase(0, end + 2);
+          return all;
+        }
+        pos = end + 2;
+      }
+      char buf[1024];
+      boost::system::error_code rec;
+      const std::size_t n = c.read_some(asio::buffer(buf), rec);
+      if (rec) break;
+      got.append(buf, n);
+    }
+    return std::string();
+  };
+  EXPECT_NE(until("* OK [CAPABILITY IMAP4rev1 IMAP4rev2").find("AUTH=PLAIN"), std::string::npos);
+  asio::write(c, asio::buffer(std::string_view("a1 CAPABILITY\r\n")), ec);
+  EXPECT_NE(until("a1 OK").find("* CAPABILITY IMAP4rev1"), std::string::npos);
+  asio::write(c, asio::buffer(std::string_view("a2 LOGIN bob pw\r\n")), ec);
+  EXPECT_NE(until("a2 ").find("a2 OK [CAPABILITY"), std::string::npos);
+  asio::write(c, asio::buffer(std::string_view("a3 SELECT INBOX\r\n")), ec);
+  EXPECT_NE(until("a3 ").find("* 0 EXISTS\r\na3 OK [READ-WRITE]"), std::string::npos);
+  asio::write(c, asio::buffer(std::string_view("a4 LOGOUT\r\n")), ec);
+  EXPECT_NE(until("a4 ").find("* BYE"), std::string::npos);
   c.next_layer().close(ec);
   server.join();
   EXPECT_EQ(server_error, "");

@@ -9,7 +9,7 @@
 # arm64_portability: the source check of tests/arm64/check_portable.sh (SIMD paths have a
 # portable twin behind MAILKIT_PORTABLE, no hard-coded page size).
 mailkit_test(arm64_page_size SOURCES ${CMAKE_CURRENT_LIST_DIR}/page_size_test.cpp
-  LIBS mailkit::dkim mailkit::mime mailkit::smtp mailkit::tls mailkit::dns Boost::json
+  LIBS mailkit::dkim mailkit::mime mailkit::smtp mailkit::imap mailkit::tls mailkit::dns Boost::json
   LABELS "unit;arm64")
 set_target_properties(arm64_page_size PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests/arm64)
 
