@@ -122,6 +122,96 @@ attempt run_session(smtp::session_options opts, smtp::envelope env, std::string 
   return a;
 }
 
+// Connections kept open across the messages of one transport::deliver(span) call, one per
+// relay: RFC 5321 §3.3 allows any number of transactions in one session, and a batch of queued
+// messages to the same relay then pays for one connect, greeting, EHLO, STARTTLS and AUTH.
+// Lives on the calling thread for the duration of the call only (never idle between batches).
+struct cached_connection {
+  asio::io_context io;
+  std::unique_ptr<smtp::client_session> session;
+  unsigned used = 0;
+};
+
+template <class Coroutine>
+void run_on(asio::io_context& io, Coroutine&& c) {
+  io.restart();
+  asio::co_spawn(io, std::forward<Coroutine>(c)(), asio::detached);
+  io.run();
+}
+
+struct connection_cache {
+  std::map<std::string, std::unique_ptr<cached_connection>, std::less<>> by_relay;
+  connection_cache() = default;
+  connection_cache(const connection_cache&) = delete;
+  connection_cache& operator=(const connection_cache&) = delete;
+  void drop(const std::string& key, bool quit) {
+    auto it = by_relay.find(key);
+    if (it == by_relay.end()) return;
+    cached_connection& c = *it->second;
+    if (quit)
+      run_on(c.io, [&]() -> asio::awaitable<void> { co_await c.session->async_quit(); });
+    else
+      c.session->close();
+    by_relay.erase(it);
+  }
+  ~connection_cache() {
+    while (!by_relay.empty())
+      drop(by_relay.begin()->first, true);
+  }
+
+  // One transaction over the relay's cached connection, opened first when there is none.
+  attempt send(const std::string& key, unsigned max_per_connection, smtp::session_options opts,
+               const smtp::envelope& env, const std::string& data, bool retried = false) {
+    if (auto it = by_relay.find(key);
+        it != by_relay.end() && it->second->used >= max_per_connection)
+      drop(key, true);
+    auto it = by_relay.find(key);
+    const bool reused = it != by_relay.end();
+    if (!reused) {
+      auto c = std::make_unique<cached_connection>();
+      c->session = std::make_unique<smtp::client_session>(c->io.get_executor(), opts);
+      attempt a;
+      run_on(c->io, [&]() -> asio::awaitable<void> {
+        auto o = co_await c->session->async_open();
+        a.peer = c->session->peer();
+        if (!o) {
+          a.ec = o.error();
+          a.detail = c->session->error_detail();
+          a.error_reply = c->session->error_reply();
+        }
+      });
+      if (a.ec) {
+        if (a.detail.empty()) a.detail = a.ec.message();
+        return a;
+      }
+      it = by_relay.emplace(key, std::move(c)).first;
+    }
+    cached_connection& c = *it->second;
+    attempt a;
+    a.opened = true;
+    a.peer = c.session->peer();
+    expected<smtp::transaction_result> r = fail(errc::io_error);
+    run_on(c.io, [&]() -> asio::awaitable<void> { r = co_await c.session->async_send(env, data); });
+    ++c.used;
+    if (!r) {
+      a.ec = r.error();
+      a.detail = c.session->error_detail();
+      a.error_reply = c.session->error_reply();
+      if (a.detail.empty()) a.detail = a.ec.message();
+      drop(key, false);
+      return a;
+    }
+    // RFC 5321 §3.8: a server that ends the session answers 421, here to MAIL on a connection
+    // we kept: nothing of this message was accepted, so a fresh connection may take it now.
+    if (reused && !retried && r->mail_reply && r->mail_reply->code == 421) {
+      drop(key, false);
+      return send(key, max_per_connection, std::move(opts), env, data, true);
+    }
+    a.result = std::move(*r);
+    return a;
+  }
+};
+
 outcome_status status_of(const smtp::reply& r) {
   if (r.positive_completion()) return outcome_status::delivered;
   if (r.permanent_failure()) return outcome_status::permanent;
@@ -404,7 +494,7 @@ struct transport::impl {
 
   void deliver_relay(const outbound_message& msg, const std::string& data,
                      const std::vector<std::size_t>& idx, const std::string& name, int depth,
-                     std::vector<recipient_outcome>& out) {
+                     std::vector<recipient_outcome>& out, connection_cache* cache) {
     const relay_entry* re = find_relay(name);
     if (!re) {
       set_all(out, idx, outcome_status::transient,
@@ -447,13 +537,14 @@ struct transport::impl {
       const std::vector<std::size_t> part(
           idx.begin() + static_cast<std::ptrdiff_t>(start),
           idx.begin() + static_cast<std::ptrdiff_t>(std::min(idx.size(), start + batch)));
-      send_batch(msg, data, part, *re, mail_from, depth, out);
+      send_batch(msg, data, part, *re, mail_from, depth, out, cache);
     }
   }
 
   void send_batch(const outbound_message& msg, const std::string& data,
                   const std::vector<std::size_t>& part, const relay_entry& re,
-                  const std::string& mail_from, int depth, std::vector<recipient_outcome>& out) {
+                  const std::string& mail_from, int depth, std::vector<recipient_outcome>& out,
+                  connection_cache* cache) {
     const std::string& name = re.cfg.name;
     const limits& lim = re.lim;
     const std::uint64_t units = lim.counting == count_mode::per_recipient ? part.size() : 1;
@@ -463,7 +554,7 @@ struct transport::impl {
       if (!re.cfg.failover.empty() && depth < 3) {
         log(log_level::info, "relay",
             "relay " + name + " is held (" + d.reason + "): trying " + re.cfg.failover);
-        return deliver_relay(msg, data, part, re.cfg.failover, depth + 1, out);
+        return deliver_relay(msg, data, part, re.cfg.failover, depth + 1, out, cache);
       }
       return hold_all(out, part, name, d.until, d.reason);
     }
@@ -480,7 +571,10 @@ struct transport::impl {
     if (!re.cfg.username.empty())
       o.client.auth = smtp::credentials{re.cfg.username, re.cfg.password};
     o.timeouts = cfg.timeouts;
-    attempt a = run_session(std::move(o), make_envelope(msg, mail_from, part), data);
+    attempt a = cache && re.cfg.max_messages_per_connection > 1
+                    ? cache->send(name, re.cfg.max_messages_per_connection, std::move(o),
+                                  make_envelope(msg, mail_from, part), data)
+                    : run_session(std::move(o), make_envelope(msg, mail_from, part), data);
     const std::string mta = re.p.host + " [" + a.peer + "]";
     if (!a.result) {
       quotas->refund(name, units, reserved_at);
@@ -494,7 +588,7 @@ struct transport::impl {
       if (!a.opened && !re.cfg.failover.empty() && depth < 3 && !is_permanent(a.ec)) {
         log(log_level::info, "relay",
             "relay " + name + " unreachable (" + a.detail + "): trying " + re.cfg.failover);
-        return deliver_relay(msg, data, part, re.cfg.failover, depth + 1, out);
+        return deliver_relay(msg, data, part, re.cfg.failover, depth + 1, out, cache);
       }
       return map_failure(out, part, a, name, mta, true);
     }
@@ -525,14 +619,14 @@ struct transport::impl {
           out[i] = recipient_outcome();
           out[i].address = msg.recipients[i].address;
         }
-        return deliver_relay(msg, data, quota_held, re.cfg.failover, depth + 1, out);
+        return deliver_relay(msg, data, quota_held, re.cfg.failover, depth + 1, out, cache);
       }
       const std::string code = std::to_string(out[quota_held.front()].reply.code);
       hold_all(out, quota_held, name, until, "provider quota reply: " + code + " " + text);
     }
   }
 
-  std::vector<recipient_outcome> deliver(const outbound_message& msg) {
+  std::vector<recipient_outcome> deliver(const outbound_message& msg, connection_cache* cache) {
     std::vector<recipient_outcome> out(msg.recipients.size());
     for (std::size_t i = 0; i < msg.recipients.size(); ++i)
       out[i].address = msg.recipients[i].address;
@@ -562,7 +656,7 @@ struct transport::impl {
       if (route == "direct")
         deliver_direct(msg, data, idx, out);
       else
-        deliver_relay(msg, data, idx, route, 0, out);
+        deliver_relay(msg, data, idx, route, 0, out, cache);
     }
     for (const auto& o : out)
       log(o.status == outcome_status::delivered ? log_level::info : log_level::notice, "relay",
@@ -639,7 +733,17 @@ expected<std::unique_ptr<transport>> transport::create(config cfg, dns::resolver
 }
 
 std::vector<recipient_outcome> transport::deliver(const outbound_message& msg) {
-  return impl_->deliver(msg);
+  return impl_->deliver(msg, nullptr);
+}
+
+std::vector<std::vector<recipient_outcome>>
+transport::deliver(std::span<const outbound_message> msgs) {
+  connection_cache cache;
+  std::vector<std::vector<recipient_outcome>> out;
+  out.reserve(msgs.size());
+  for (const auto& m : msgs)
+    out.push_back(impl_->deliver(m, &cache));
+  return out;
 }
 
 std::string transport::route_for(std::string_view sender, std::string_view recipient) const {

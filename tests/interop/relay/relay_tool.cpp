@@ -15,45 +15,13 @@
 //  "checks": [{"from", "header_from": [...], "rcpt"}],
 //  "messages": [{"queue_id", "from", "rcpt": [{"address", "notify", "orcpt"}], "ret", "envid",
 //                "priority": "bulk"|"interactive", "data" | "file"}]}
-#include <mailkit/dns/cares_resolver.hpp>
-#include <mailkit/relay/relay.hpp>
-
-#include <boost/json.hpp>
+#include "relay_config_json.hpp"
 
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
-namespace json = boost::json;
-using namespace mailkit;
-
-namespace {
-
-std::string str(const json::object& o, const char* k, std::string def = {}) {
-  auto it = o.find(k);
-  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : def;
-}
-std::int64_t num(const json::object& o, const char* k, std::int64_t def = 0) {
-  auto it = o.find(k);
-  return it != o.end() && it->value().is_int64() ? it->value().as_int64() : def;
-}
-std::vector<std::string> strs(const json::object& o, const char* k) {
-  std::vector<std::string> out;
-  if (auto it = o.find(k); it != o.end() && it->value().is_array())
-    for (const auto& v : it->value().as_array())
-      out.emplace_back(v.as_string());
-  return out;
-}
-
-json::object reply_json(const smtp::reply& r) {
-  json::object o;
-  o["code"] = r.code;
-  o["enhanced"] = r.enhanced ? r.enhanced->to_string() : "";
-  o["text"] = r.text();
-  return o;
-}
-
-} // namespace
+using namespace mailkit_test;
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -65,64 +33,8 @@ int main(int argc, char** argv) {
   s << in.rdbuf();
   const json::object root = json::parse(s.str()).as_object();
 
-  relay::config cfg;
-  cfg.helo_name = str(root, "helo", "mailkit.test");
-  cfg.quota_db = str(root, "quota_db");
-  cfg.direct.port = static_cast<std::uint16_t>(num(root, "direct_port", 25));
-  cfg.direct.ipv6 = false;
-  cfg.mx.ipv6 = false;
-  cfg.timeouts = smtp::session_timeouts::all(std::chrono::seconds(15));
-  if (auto it = root.find("relays"); it != root.end())
-    for (const auto& v : it->value().as_array()) {
-      const auto& o = v.as_object();
-      relay::relay_config r;
-      r.name = str(o, "name");
-      r.preset = str(o, "preset", "generic");
-      r.host = str(o, "host");
-      r.port = static_cast<std::uint16_t>(num(o, "port"));
-      if (auto t = str(o, "tls"); !t.empty()) r.tls = smtp::parse_tls_mode(t);
-      if (auto a = str(o, "auth"); !a.empty()) r.auth = smtp::parse_auth_mechanism(a);
-      r.addresses = strs(o, "addresses");
-      r.username = str(o, "username");
-      r.password = smtp::secret(str(o, "password"));
-      r.password_file = str(o, "password_file");
-      r.cafile = str(o, "cafile");
-      if (auto it2 = o.find("verify"); it2 != o.end()) r.verify = it2->value().as_bool();
-      r.approved_senders = strs(o, "approved");
-      r.null_sender_address = str(o, "null_sender");
-      r.failover = str(o, "failover");
-      if (auto it2 = o.find("limits"); it2 != o.end()) {
-        const auto& l = it2->value().as_object();
-        relay::limits lim;
-        lim.per_day = static_cast<std::uint64_t>(num(l, "per_day"));
-        lim.per_minute = static_cast<std::uint64_t>(num(l, "per_minute"));
-        lim.max_message_size = static_cast<std::uint64_t>(num(l, "max_size"));
-        lim.max_recipients = static_cast<std::uint32_t>(num(l, "max_recipients"));
-        lim.counting = str(l, "counting") == "per_message" ? relay::count_mode::per_message
-                                                           : relay::count_mode::per_recipient;
-        r.quota = lim;
-      }
-      cfg.relays.push_back(std::move(r));
-    }
-  if (auto it = root.find("rules"); it != root.end())
-    for (const auto& v : it->value().as_array()) {
-      const auto& o = v.as_object();
-      cfg.rules.push_back({str(o, "domain"), str(o, "sender"), str(o, "via")});
-    }
-  cfg.default_route = str(root, "default_route", "direct");
-  if (auto it = root.find("dkim"); it != root.end())
-    for (const auto& v : it->value().as_array()) {
-      const auto& o = v.as_object();
-      cfg.dkim.push_back({str(o, "domain"), str(o, "selector"), "", str(o, "key_file")});
-    }
-
-  std::unique_ptr<dns::cares_resolver> resolver;
-  if (auto d = str(root, "dns"); !d.empty()) {
-    dns::cares_options o;
-    o.servers = {d};
-    o.timeout = std::chrono::milliseconds(1000);
-    resolver = std::make_unique<dns::cares_resolver>(o);
-  }
+  relay::config cfg = relay_config_from_json(root);
+  auto resolver = resolver_from_json(root);
   auto t = relay::transport::create(std::move(cfg), resolver.get());
   if (!t) {
     std::cout << json::serialize(json::object{{"error", t.error().message()}}) << "\n";

@@ -72,6 +72,9 @@ struct relay_config {
   std::optional<bool> refuses_null_sender; ///< unset = the preset's
   std::string failover; ///< another relay to use when this one is held or unreachable
   std::vector<std::string> quota_replies; ///< more lower-case quota reply texts
+  /// deliver(span): messages of one call to this relay share a connection, up to this many
+  /// transactions each (RFC 5321 §3.3); 0 or 1: a new connection per message.
+  unsigned max_messages_per_connection = 100;
 };
 
 /// Route rule: the first rule that matches a recipient decides its route.
@@ -170,6 +173,14 @@ public:
 
   /// Deliver one message: one outcome per recipient, in order. Blocking; thread-safe.
   [[nodiscard]] std::vector<recipient_outcome> deliver(const outbound_message& msg);
+
+  /// Deliver several messages (a queue batch): the outcomes of each, in order, as deliver()
+  /// gives them, except that messages to the same relay share one connection for the duration
+  /// of the call (relay_config::max_messages_per_connection transactions at most; a 421 to
+  /// MAIL on a kept connection retries that message once on a new one). Direct MX delivery
+  /// still uses a connection per message. Blocking; thread-safe.
+  [[nodiscard]] std::vector<std::vector<recipient_outcome>>
+  deliver(std::span<const outbound_message> msgs);
 
   /// The route of a recipient for a sender: "direct" or a relay name.
   [[nodiscard]] std::string route_for(std::string_view sender, std::string_view recipient) const;
