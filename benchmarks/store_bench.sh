@@ -188,3 +188,13 @@ done
 dv=$(rate $((N_SCAN * 5)) "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')")
 report scan "$mk" "$dv"
 echo "(dovecot cold first fetch, building its index: $cold msg/s)"
+# Flags and structure: our cached structure vs Dovecot's cached imap.bodystructure (first fetch
+# fills its cache, then 5 timed rounds), on the same mailbox.
+mk=$(timeout "$LIMIT" "$BIN" scan-structure "$WORK/mk-scan" 5 2>/dev/null | field rate)
+doveadm_in "$WORK/dv-scan" fetch 'flags imap.bodystructure' mailbox INBOX all >/dev/null
+t0=$(now)
+for _ in 1 2 3 4 5; do
+  doveadm_in "$WORK/dv-scan" fetch 'flags imap.bodystructure' mailbox INBOX all >/dev/null
+done
+dv=$(rate $((N_SCAN * 5)) "$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')")
+report scan-structure "$mk" "$dv"

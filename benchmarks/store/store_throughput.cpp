@@ -6,6 +6,8 @@
 //   store_throughput append-batch DIR N|MAILDIR  the same messages in one append_batch()
 //   store_throughput import DIR MAILDIR      import a Maildir++ tree into a fresh account
 //   store_throughput scan DIR ROUNDS         list uid + flags + size of INBOX, ROUNDS times
+//   store_throughput scan-structure DIR ROUNDS  the same plus each message's cached structure
+//                                            (what FETCH BODYSTRUCTURE reads), ROUNDS times
 // Output: "<op> messages=<n> seconds=<s> rate=<messages per second>".
 #include <mailkit/store/store.hpp>
 
@@ -119,7 +121,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     print("import", r->imported + r->duplicates, std::chrono::steady_clock::now() - start);
-  } else if (op == "scan") {
+  } else if (op == "scan" || op == "scan-structure") {
+    const bool with_structure = op == "scan-structure";
     int rounds = std::atoi(argv[3]);
     std::size_t total = 0;
     std::uint64_t checksum = 0;
@@ -131,9 +134,20 @@ int main(int argc, char** argv) {
       }
       for (const auto& m : *list)
         checksum += m.size + m.flags.system + m.flags.keywords.size();
+      if (with_structure) {
+        // One read of every cached structure, as FETCH 1:* BODYSTRUCTURE does.
+        auto st = s->structures(account, "INBOX");
+        if (!st || st->size() != list->size()) {
+          std::fprintf(stderr, "structures: %s\n",
+                       st ? "count differs" : st.error().message().c_str());
+          return 1;
+        }
+        for (const auto& [uid, ms] : *st)
+          checksum += uid + sizeof(ms);
+      }
       total += list->size();
     }
-    print("scan", total, std::chrono::steady_clock::now() - start);
+    print(op.c_str(), total, std::chrono::steady_clock::now() - start);
     std::fprintf(stderr, "checksum %llu\n", static_cast<unsigned long long>(checksum));
   } else {
     std::fprintf(stderr, "unknown operation %s\n", op.c_str());

@@ -885,6 +885,33 @@ public:
     });
   }
 
+  expected<std::vector<std::pair<uid_type, message_structure>>>
+  structures(std::string_view account, std::string_view mailbox, uid_type first,
+             uid_type last) override {
+    auto key = keys(account, mailbox);
+    if (!key) return make_unexpected(key.error());
+    using result = std::vector<std::pair<uid_type, message_structure>>;
+    return read([&](connection& c) -> expected<result> {
+      auto mb = mailbox_row_of(c, key->first, key->second);
+      if (!mb) return make_unexpected(mb.error());
+      statement st(c, "SELECT m.uid, s.data FROM messages m JOIN structures s ON s.blob=m.blob "
+                      "WHERE m.mailbox_id=? AND m.uid BETWEEN ? AND ? ORDER BY m.uid");
+      st.bind(1, mb->id)
+          .bind(2, static_cast<std::int64_t>(first))
+          .bind(3, static_cast<std::int64_t>(last));
+      result out;
+      for (;;) {
+        int rc = st.step();
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) return sql_fail(rc);
+        auto d = deserialize(st.blob(1));
+        if (!d) return make_unexpected(d.error());
+        out.emplace_back(static_cast<uid_type>(st.i64(0)), std::move(*d));
+      }
+      return out;
+    });
+  }
+
   expected<store_result> store_flags(std::string_view account, std::string_view mailbox,
                                      std::span<const uid_type> uids, flag_mode mode,
                                      const flag_set& flags,

@@ -242,6 +242,21 @@ TEST_F(mailbox_test, structure_is_cached_at_append) {
   EXPECT_EQ(s->parts[2].encoding, "BASE64");
   EXPECT_EQ(s->parts[2].disposition, "attachment");
   EXPECT_EQ(store->structure(bob, "INBOX", 9).error(), make_error_code(errc::no_such_message));
+  // The range read gives the same records in UID order.
+  ASSERT_TRUE(store->append(bob, "INBOX", "Subject: two\r\n\r\nx\r\n"));
+  auto all = store->structures(bob, "INBOX");
+  ASSERT_TRUE(all) << all.error().message();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].first, 1u);
+  EXPECT_EQ((*all)[0].second, *s);
+  EXPECT_EQ((*all)[1].first, 2u);
+  EXPECT_EQ((*all)[1].second.env.subject, "two");
+  auto second = store->structures(bob, "INBOX", 2, 2);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].first, 2u);
+  EXPECT_TRUE(store->structures(bob, "INBOX", 3)->empty());
+  EXPECT_EQ(store->structures(bob, "Nope").error(), make_error_code(errc::no_such_mailbox));
 }
 
 TEST_F(mailbox_test, mailbox_create_rename_delete) {

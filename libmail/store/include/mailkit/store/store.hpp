@@ -251,6 +251,11 @@ public:
   /// The cached structure (no reparse).
   virtual expected<message_structure> structure(std::string_view account, std::string_view mailbox,
                                                 uid_type uid) = 0;
+  /// The cached structures of the messages with UIDs in [first, last], in UID order, in one
+  /// read (FETCH BODYSTRUCTURE / ENVELOPE over a range).
+  virtual expected<std::vector<std::pair<uid_type, message_structure>>>
+  structures(std::string_view account, std::string_view mailbox, uid_type first = 1,
+             uid_type last = UINT32_MAX) = 0;
   /// Change flags; each message whose flags change gets a new MODSEQ (one per call). With
   /// `unchanged_since` (RFC 7162 §3.1.3), messages modified after it are left alone and their
   /// UIDs returned in `modified`. Returns the messages that changed, with their new flags.
