@@ -866,6 +866,8 @@ private:
     if (!remote_items.empty()) remote->deliver(remote_items);
 
     std::size_t attempted = 0;
+    // (message, recipient) pairs held in this pass: no delay warning for them.
+    std::set<std::pair<std::size_t, std::size_t>> held_now;
     auto apply = [&](std::size_t w, std::size_t i, const delivery_result& res) {
       auto& wk = ws[w];
       auto& st = wk.ent->rs[i];
@@ -873,7 +875,7 @@ private:
       const auto& rcpt = env.recipients[i];
       ++attempted;
       wk.changed = true;
-      ++st.attempts;
+      if (res.outcome != delivery_result::status::held) ++st.attempts;
       st.status = res.enhanced;
       st.last_reply = res.reply;
       switch (res.outcome) {
@@ -901,6 +903,15 @@ private:
         if (wants_dsn(env, rcpt, dsn_action::failed))
           wk.failed.push_back(
               {&rcpt, dsn_action::failed, res.enhanced, res.reply, res.remote_mta, now, 0});
+        break;
+      case delivery_result::status::held:
+        // Held (a relay quota): back at hold_until, with no attempt counted and no expiry
+        // check, so a quota backlog is never bounced because of its wait.
+        st.state = recipient_state::deferred;
+        st.next_attempt = std::max(res.hold_until, now + 1);
+        held_now.emplace(w, i);
+        ++stats_.deferred;
+        log_info(env.id + ": to=<" + rcpt.address + "> status=held (" + res.reply + ")");
         break;
       case delivery_result::status::transient: {
         const std::int64_t received = env.received / 1000000;
@@ -946,7 +957,7 @@ private:
         if (now - env.received / 1000000 < o_.retry.delay_warning.count()) continue;
         for (std::size_t i = 0; i < env.recipients.size(); ++i) {
           const auto& st = wk.ent->rs[i];
-          if (st.state == recipient_state::deferred &&
+          if (st.state == recipient_state::deferred && !held_now.count({&wk - ws.data(), i}) &&
               wants_dsn(env, env.recipients[i], dsn_action::delayed))
             wk.delayed.push_back({&env.recipients[i], dsn_action::delayed, st.status, st.last_reply,
                                   "", now, env.received / 1000000 + o_.retry.give_up.count()});

@@ -104,10 +104,15 @@ queue::delivery_result to_delivery_result(const relay::recipient_outcome& o) {
     if (!o.reply.enhanced || r.enhanced.front() != '4') r.enhanced = "4.0.0";
     break;
   case relay::outcome_status::held:
-    // A quota hold is a transient condition whatever the provider's code was (a 5xx quota
-    // reply is not a reason to bounce): RFC 3463 4.3.1 resources exhausted... at the relay.
-    r.outcome = st::transient;
+    // A quota hold is not a failure whatever the provider's code was (a 5xx quota reply is not
+    // a reason to bounce): the queue keeps the recipient until the hold ends, without counting
+    // an attempt. RFC 3463 4.3.1 (resources exhausted) for the logs.
+    r.outcome = o.held_until ? st::held : st::transient;
     r.enhanced = "4.3.1";
+    if (o.held_until)
+      r.hold_until =
+          std::chrono::duration_cast<std::chrono::seconds>(o.held_until->time_since_epoch())
+              .count();
     break;
   }
   return r;

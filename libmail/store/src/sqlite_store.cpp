@@ -885,9 +885,10 @@ public:
     });
   }
 
-  expected<std::vector<std::pair<uid_type, message_structure>>>
-  structures(std::string_view account, std::string_view mailbox, uid_type first,
-             uid_type last) override {
+  expected<std::vector<std::pair<uid_type, message_structure>>> structures(std::string_view account,
+                                                                           std::string_view mailbox,
+                                                                           uid_type first,
+                                                                           uid_type last) override {
     auto key = keys(account, mailbox);
     if (!key) return make_unexpected(key.error());
     using result = std::vector<std::pair<uid_type, message_structure>>;

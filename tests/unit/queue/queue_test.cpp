@@ -377,6 +377,42 @@ TEST_F(fixture, GiveUpAfterFiveDaysWithDelayWarningFirst) {
   EXPECT_NE(fin.status_text.find("Status: 4.4.7"), std::string::npos);
 }
 
+TEST_F(fixture, HeldIsNeitherAnAttemptNorExpiredNorWarned) {
+  // A relay quota hold, every hour for 7 days: never bounced, never warned, no attempt counted,
+  // and the recipient comes back exactly at its hold_until.
+  auto qq = open();
+  std::int64_t until = 0;
+  local->answer = [&](const auto&) {
+    until = std::chrono::duration_cast<std::chrono::seconds>(clk.now().time_since_epoch()).count() +
+            3600;
+    q::delivery_result r{q::delivery_result::status::held, "4.3.1",
+                         "455 Maximum messages sent per day reached", ""};
+    r.hold_until = until;
+    return r;
+  };
+  auto id = qq->enqueue(env(), body);
+  ASSERT_TRUE(id);
+  for (int i = 0; i < 7 * 24; ++i) {
+    qq->deliver_due();
+    auto st = qq->status(*id);
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->recipients[0].state, q::recipient_state::deferred);
+    EXPECT_EQ(st->recipients[0].attempts, 0u);
+    EXPECT_EQ(st->recipients[0].next_attempt, until);
+    clk.advance(1h);
+  }
+  EXPECT_EQ(local->got.size(), 7u * 24u); // tried at each hold's end, held again
+  EXPECT_TRUE(remote->got.empty());       // no delay warning, no bounce
+  EXPECT_EQ(qq->stats().bounced, 0u);
+  // The quota is back: delivered.
+  local->answer = [](const auto&) {
+    return q::delivery_result{q::delivery_result::status::delivered, "2.0.0", "250 ok", ""};
+  };
+  qq->deliver_due();
+  EXPECT_FALSE(qq->status(*id));
+  EXPECT_EQ(qq->stats().delivered, 1u);
+}
+
 TEST_F(fixture, DuplicateIsCountedNotRedelivered) {
   auto qq = open();
   local->answer = [](const auto&) {

@@ -152,6 +152,11 @@ TEST(outbound_result, outcome_table) {
   r = server::to_delivery_result(o);
   EXPECT_EQ(r.outcome, q::delivery_result::status::transient);
   EXPECT_EQ(r.enhanced, "4.3.1");
+  // With the hold's end known, the queue keeps it as held (no attempt, no expiry).
+  o.held_until = std::chrono::system_clock::time_point(std::chrono::seconds(1700006400));
+  r = server::to_delivery_result(o);
+  EXPECT_EQ(r.outcome, q::delivery_result::status::held);
+  EXPECT_EQ(r.hold_until, 1700006400);
 }
 
 TEST_F(outbound_fixture, quota_used_up_holds_without_bounce_until_the_reset) {

@@ -104,10 +104,14 @@ struct delivery_result {
                ///< crash): nothing was stored again
     transient, ///< try again later (4xx, timeouts, disk full, over quota)
     permanent, ///< give up and bounce (5xx, no such user)
+    held,      ///< not attempted for a known reason with a known end (a relay's daily quota is
+               ///< used up): retried at `hold_until`; not counted as an attempt, never expired
+               ///< or warned about because of it (a hold is not a delivery failure)
   } outcome = status::transient;
   std::string enhanced = "4.0.0"; ///< RFC 3463 status
   std::string reply;              ///< the reply or reason, for logs and the DSN Diagnostic-Code
   std::string remote_mta;         ///< the next hop, for the DSN Remote-MTA ("" for local)
+  std::int64_t hold_until = 0;    ///< for held: when to try again (seconds since the epoch)
 };
 
 /// One recipient of one message, as handed to a target.
