@@ -262,6 +262,14 @@ else
   echo "SMTP server benchmark skipped: mailkit_inbound_server, smtp-source or postfix missing" | tee -a "$RESULTS"
 fi
 
+# ---- Outbound (issue 11): queue + relay to smtp-sink vs Postfix relaying to the same sink -----
+if [[ -x $BUILD/tests/interop/outbound/outbound_tool ]] && command -v smtp-sink >/dev/null \
+    && command -v postfix >/dev/null; then
+  bash "$HERE/outbound_bench.sh" "$BUILD" 2>&1 | tee -a "$RESULTS" || rc=1
+else
+  echo "outbound benchmark skipped: outbound_tool, smtp-sink or postfix missing" | tee -a "$RESULTS"
+fi
+
 # ---- Mail store (issue 4): append, import and scan beside doveadm ------------------------------
 if [[ -x $BUILD/benchmarks/store/store_throughput ]] && command -v doveadm >/dev/null; then
   bash "$HERE/store_bench.sh" "$BUILD" 2>&1 | tee -a "$RESULTS" || rc=1

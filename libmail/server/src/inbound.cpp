@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <mailkit/dns/cares_resolver.hpp>
 #include <mailkit/server/inbound.hpp>
+#include <mailkit/server/outbound_hooks.hpp>
 #include <mailkit/tls/tls.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -79,8 +80,13 @@ expected<std::unique_ptr<inbound>> inbound::create(inbound_config cfg) {
   if (!q) return make_unexpected(q.error());
   m.q = std::move(*q);
   m.q->set_local(std::make_shared<local_delivery>(m.store, c.delivery));
-  if (c.remote) m.q->set_remote(c.remote);
+  if (c.remote) {
+    m.q->set_remote(c.remote);
+    // The relay adapter wakes the queue when a relay's quota hold ends (outbound.hpp).
+    attach_outbound(c.remote, m.q);
+  }
 
+  if (!c.policy.approve_sender) c.policy.approve_sender = sender_approval(c.remote);
   m.policy = std::make_shared<inbound_policy>(c.policy, m.store, m.q, m.resolver);
 
   smtp::service_options so2;

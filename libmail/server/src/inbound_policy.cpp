@@ -138,6 +138,12 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
       if (!authenticated)
         return decision::respond(
             make_reply(554, "5.7.1", "<" + clean(address) + ">: relay access denied"));
+      if (cfg.approve_sender) {
+        // The relay this recipient goes through must accept the envelope sender.
+        const std::string from = e.reverse_path ? e.reverse_path->to_string() : "";
+        const std::string rcpt[] = {address};
+        if (auto refusal = cfg.approve_sender(from, {}, rcpt)) return decision::respond(*refusal);
+      }
       {
         auto q = base();
         q.where = queue::route::remote;
@@ -267,6 +273,31 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
       w->abort();
       done(decision::respond(make_reply(554, "5.5.1", "no valid recipients")));
       return;
+    }
+    if (authenticated && cfg.approve_sender) {
+      // The relays must accept every header From too (OCI checks both identities).
+      std::vector<std::string> remote;
+      for (const auto& r : qe.recipients)
+        if (r.where == queue::route::remote) remote.push_back(r.address);
+      if (!remote.empty()) {
+        std::string owned;
+        std::string_view msg;
+        if (auto m = w->in_memory()) {
+          msg = *m;
+        } else if (auto c = w->contents()) {
+          owned = std::move(*c);
+          msg = owned;
+        } else {
+          w->abort();
+          done(decision::respond(make_reply(451, "4.3.0", "local error reading the message")));
+          return;
+        }
+        if (auto refusal = cfg.approve_sender(qe.reverse_path, msg, remote)) {
+          w->abort();
+          done(decision::respond(*refusal));
+          return;
+        }
+      }
     }
     const auto now =
         std::chrono::duration_cast<std::chrono::seconds>(clk().now().time_since_epoch()).count();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // server::outbound (outbound.hpp): the queue's remote transport over relay::transport.
 #include <mailkit/server/outbound.hpp>
+#include <mailkit/server/outbound_hooks.hpp>
 
 #include <mailkit/core/log.hpp>
 
@@ -290,6 +291,29 @@ relay::sender_verdict outbound::check_sender(std::string_view envelope_from,
     if (!v.allowed) return v;
   }
   return {};
+}
+
+std::function<std::optional<smtp::reply>(std::string_view, std::string_view,
+                                         std::span<const std::string>)>
+sender_approval(const std::shared_ptr<queue::remote_transport>& remote) {
+  auto out = std::dynamic_pointer_cast<outbound>(remote);
+  if (!out) return {};
+  std::weak_ptr<outbound> weak = out;
+  return [weak](std::string_view from, std::string_view message,
+                std::span<const std::string> rcpts) -> std::optional<smtp::reply> {
+    auto o = weak.lock();
+    if (!o) return std::nullopt;
+    std::vector<std::string> froms;
+    if (!message.empty()) froms = relay::header_from_addresses(message);
+    auto v = o->check_sender(from, froms, rcpts);
+    if (v.allowed) return std::nullopt;
+    return v.reply;
+  };
+}
+
+void attach_outbound(const std::shared_ptr<queue::remote_transport>& remote,
+                     const std::shared_ptr<queue::queue>& q) {
+  if (auto out = std::dynamic_pointer_cast<outbound>(remote)) out->attach(q);
 }
 
 } // namespace mailkit::server

@@ -5,6 +5,7 @@
 // that refuses the null sender kept local, and the approved-sender check of the submission
 // policy. Delivery over real connections is in tests/interop/outbound.
 #include <mailkit/server/outbound.hpp>
+#include <mailkit/server/outbound_hooks.hpp>
 
 #include <gtest/gtest.h>
 
@@ -322,6 +323,20 @@ TEST_F(outbound_fixture, approved_sender_check_for_the_submission_policy) {
   v = out.check_sender("a@example.com", from, rcpts);
   EXPECT_FALSE(v.allowed);
   EXPECT_NE(v.reply.text().find("mallory@evil.example"), std::string::npos);
+
+  // The same check as server::inbound's policy hook (outbound_hooks.hpp): envelope at RCPT,
+  // header From read from the message at the end of the data.
+  std::shared_ptr<mailkit::queue::remote_transport> remote =
+      std::make_shared<server::outbound>(make_transport(relay_config()));
+  auto hook = server::sender_approval(remote);
+  ASSERT_TRUE(hook);
+  EXPECT_FALSE(hook("a@example.com", "", rcpts));
+  EXPECT_TRUE(hook("b@example.com", "", rcpts));
+  auto refusal = hook("a@example.com", "From: M <mallory@evil.example>\r\n\r\nhi\r\n", rcpts);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(refusal->code, 550);
+  EXPECT_FALSE(hook("a@example.com", "From: A <a@example.com>\r\n\r\nhi\r\n", rcpts));
+  EXPECT_FALSE(server::sender_approval(nullptr)); // no relay: no check
 }
 
 } // namespace

@@ -137,6 +137,56 @@ TEST_F(policy_fixture, RecipientDecisions) {
   EXPECT_EQ(code(rcpt(a, "victim", "elsewhere.example")), 250);
 }
 
+TEST_F(policy_fixture, ApprovedSendersOfTheRelayAtRcptAndEndOfData) {
+  // A relay that accepts only @example.com senders, checked on the envelope at RCPT and on the
+  // header From at the end of the data (server::outbound::check_sender in production).
+  std::vector<std::string> seen_from;
+  srv::policy_config c;
+  c.hostname = "mx.example.com";
+  c.threads = 2;
+  c.restrict_sender = false;
+  c.approve_sender = [&](std::string_view env, std::string_view message,
+                         std::span<const std::string> rcpts) -> std::optional<smtp::reply> {
+    EXPECT_FALSE(rcpts.empty());
+    auto refused = [](std::string_view a) { return !a.ends_with("@example.com"); };
+    if (refused(env)) return smtp::make_reply(550, "5.7.1", "sender not approved by relay oci");
+    if (!message.empty()) {
+      // The message as queued (trace fields are added later): its From field.
+      const auto at = message.find("From: ");
+      const auto end = message.find("\r\n", at);
+      std::string from(message.substr(at + 6, end - at - 6));
+      seen_from.push_back(from);
+      if (from.find("@example.com") == std::string::npos)
+        return smtp::make_reply(550, "5.7.1", "From not approved by relay oci");
+    }
+    return std::nullopt;
+  };
+  pol = std::make_unique<srv::inbound_policy>(c, store, queue, dns);
+  smtp::envelope a;
+  a.authenticated_as = "alice@example.com";
+  ASSERT_EQ(code(mail(a, "alice", "other.example")), 250);
+  auto r = rcpt(a, "friend", "elsewhere.example");
+  EXPECT_EQ(code(r), 550);
+  EXPECT_EQ(status(r), "5.7.1");
+  // Local recipients do not go through a relay: no check.
+  EXPECT_EQ(code(rcpt(a, "bob", "example.com")), 250);
+
+  smtp::envelope b;
+  b.authenticated_as = "alice@example.com";
+  ASSERT_EQ(code(mail(b, "alice", "example.com")), 250);
+  ASSERT_EQ(code(rcpt(b, "friend", "elsewhere.example")), 250);
+  auto d = data(b, "From: Alice <alice@other.example>\r\nSubject: x\r\n\r\nhi\r\n");
+  EXPECT_EQ(code(d), 550);
+  EXPECT_EQ(seen_from, std::vector<std::string>{"Alice <alice@other.example>"});
+  EXPECT_TRUE(queue->ids().empty()); // refused, nothing queued
+
+  smtp::envelope g;
+  g.authenticated_as = "alice@example.com";
+  ASSERT_EQ(code(mail(g, "alice", "example.com")), 250);
+  ASSERT_EQ(code(rcpt(g, "friend", "elsewhere.example")), 250);
+  EXPECT_EQ(code(data(g, "From: alice@example.com\r\nSubject: x\r\n\r\nhi\r\n")), 250);
+}
+
 TEST_F(policy_fixture, SenderOwnership) {
   smtp::envelope e;
   e.authenticated_as = "alice@example.com";

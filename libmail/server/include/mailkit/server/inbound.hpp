@@ -58,6 +58,8 @@ struct inbound_config {
   smtp::session_timeouts timeouts;
   /// DNS for SPF, DKIM and DMARC; null: the system's resolvers (c-ares, /etc/resolv.conf).
   std::shared_ptr<dns::resolver> resolver;
+  /// Remote recipients: usually a server::outbound (the relay), which start() attaches to the
+  /// queue so that mail held for a relay quota leaves as soon as the hold ends.
   std::shared_ptr<queue::remote_transport> remote;
   const clock* clk = nullptr;
 };

@@ -33,7 +33,10 @@
 #include <mailkit/smtp/policy.hpp>
 #include <mailkit/store/store.hpp>
 
+#include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 
 namespace mailkit::server {
@@ -48,7 +51,15 @@ struct policy_config {
   bool restrict_sender = true;        ///< authenticated users send only as their own addresses
   bool over_quota_permanent = false;  ///< 552 5.2.2 instead of 452 4.2.2 at RCPT
   unsigned threads = 4;               ///< the policy's worker threads
-  const clock* clk = nullptr;         ///< DKIM/Received time; default_clock() when null
+  /// Approved senders of the outbound relays (server::outbound::check_sender): for an
+  /// authenticated client's remote recipients, at RCPT (envelope sender only, `message` empty)
+  /// and at the end of the data (`message` given: its header From fields are checked too). A
+  /// reply refuses (550 5.7.1 ...), so mail a relay would refuse is never accepted and bounced
+  /// later. server::inbound sets it from its outbound (server::sender_approval).
+  std::function<std::optional<smtp::reply>(std::string_view envelope_from, std::string_view message,
+                                           std::span<const std::string> remote_recipients)>
+      approve_sender;
+  const clock* clk = nullptr; ///< DKIM/Received time; default_clock() when null
 };
 
 class inbound_policy final : public smtp::policy {
