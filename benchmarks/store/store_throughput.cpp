@@ -135,15 +135,19 @@ int main(int argc, char** argv) {
       for (const auto& m : *list)
         checksum += m.size + m.flags.system + m.flags.keywords.size();
       if (with_structure) {
-        // One read of every cached structure, as FETCH 1:* BODYSTRUCTURE does.
-        auto st = s->structures(account, "INBOX");
-        if (!st || st->size() != list->size()) {
+        // Every cached structure, streamed in UID order, as FETCH 1:* BODYSTRUCTURE reads them.
+        std::size_t seen = 0;
+        auto st = s->for_each_structure(account, "INBOX", 1, UINT32_MAX,
+                                        [&](mailkit::store::uid_type uid, const auto& ms) {
+                                          checksum += uid + ms.parts.size() + ms.size;
+                                          ++seen;
+                                          return true;
+                                        });
+        if (!st || seen != list->size()) {
           std::fprintf(stderr, "structures: %s\n",
                        st ? "count differs" : st.error().message().c_str());
           return 1;
         }
-        for (const auto& [uid, ms] : *st)
-          checksum += uid + sizeof(ms);
       }
       total += list->size();
     }

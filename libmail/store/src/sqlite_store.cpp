@@ -10,6 +10,8 @@
 
 #include <fcntl.h>
 #include <sodium.h>
+
+#include <mutex>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -210,10 +212,6 @@ public:
       free_readers_.push_back(c.get());
       readers_.push_back(std::move(c));
     }
-    // A dummy hash so that authenticate() costs the same for unknown accounts.
-    auto dummy = hash_password("mailkit-no-such-account", opt_.passwords);
-    if (!dummy) return make_unexpected(dummy.error());
-    dummy_hash_ = *dummy;
     if (opt_.recover) {
       auto r = recover();
       if (!r) return make_unexpected(r.error());
@@ -379,8 +377,13 @@ public:
       stored = std::move(*r);
     }
     if (!stored) {
-      // Same work as a real check, so timing does not reveal whether the account exists.
-      (void)verify_password(password, dummy_hash_, opt_.passwords);
+      // Same work as a real check, so timing does not reveal whether the account exists. The
+      // dummy hash is made at the first such login, not at open (an Argon2id hash costs about
+      // 0.1 s, which every CLI command and test would otherwise pay).
+      std::call_once(dummy_once_, [&] {
+        if (auto d = hash_password("mailkit-no-such-account", opt_.passwords)) dummy_hash_ = *d;
+      });
+      if (!dummy_hash_.empty()) (void)verify_password(password, dummy_hash_, opt_.passwords);
       return auth_result{};
     }
     auto v = verify_password(password, *stored, opt_.passwords);
@@ -889,10 +892,22 @@ public:
                                                                            std::string_view mailbox,
                                                                            uid_type first,
                                                                            uid_type last) override {
+    std::vector<std::pair<uid_type, message_structure>> out;
+    auto r = for_each_structure(account, mailbox, first, last,
+                                [&](uid_type uid, const message_structure& ms) {
+                                  out.emplace_back(uid, ms);
+                                  return true;
+                                });
+    if (!r) return make_unexpected(r.error());
+    return out;
+  }
+
+  expected<void> for_each_structure(
+      std::string_view account, std::string_view mailbox, uid_type first, uid_type last,
+      const std::function<bool(uid_type, const message_structure&)>& visit) override {
     auto key = keys(account, mailbox);
     if (!key) return make_unexpected(key.error());
-    using result = std::vector<std::pair<uid_type, message_structure>>;
-    return read([&](connection& c) -> expected<result> {
+    return read([&](connection& c) -> expected<void> {
       auto mb = mailbox_row_of(c, key->first, key->second);
       if (!mb) return make_unexpected(mb.error());
       statement st(c, "SELECT m.uid, s.data FROM messages m JOIN structures s ON s.blob=m.blob "
@@ -900,16 +915,15 @@ public:
       st.bind(1, mb->id)
           .bind(2, static_cast<std::int64_t>(first))
           .bind(3, static_cast<std::int64_t>(last));
-      result out;
       for (;;) {
         int rc = st.step();
         if (rc == SQLITE_DONE) break;
         if (rc != SQLITE_ROW) return sql_fail(rc);
         auto d = deserialize(st.blob(1));
         if (!d) return make_unexpected(d.error());
-        out.emplace_back(static_cast<uid_type>(st.i64(0)), std::move(*d));
+        if (!visit(static_cast<uid_type>(st.i64(0)), *d)) break;
       }
-      return out;
+      return {};
     });
   }
 
@@ -1807,6 +1821,7 @@ private:
   std::mutex notify_mutex_;
   std::map<std::int64_t, std::vector<std::weak_ptr<subscription>>> subscribers_;
   std::string dummy_hash_;
+  std::once_flag dummy_once_;
 };
 
 } // namespace

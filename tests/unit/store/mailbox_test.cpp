@@ -257,6 +257,14 @@ TEST_F(mailbox_test, structure_is_cached_at_append) {
   EXPECT_EQ((*second)[0].first, 2u);
   EXPECT_TRUE(store->structures(bob, "INBOX", 3)->empty());
   EXPECT_EQ(store->structures(bob, "Nope").error(), make_error_code(errc::no_such_mailbox));
+  std::vector<uid_type> visited;
+  ASSERT_TRUE(store->for_each_structure(bob, "INBOX", 1, UINT32_MAX,
+                                        [&](uid_type uid, const message_structure& ms) {
+                                          visited.push_back(uid);
+                                          EXPECT_EQ(ms.size, msg.size());
+                                          return false; // stop after the first
+                                        }));
+  EXPECT_EQ(visited, std::vector<uid_type>{1});
 }
 
 TEST_F(mailbox_test, mailbox_create_rename_delete) {

@@ -256,6 +256,13 @@ public:
   virtual expected<std::vector<std::pair<uid_type, message_structure>>>
   structures(std::string_view account, std::string_view mailbox, uid_type first = 1,
              uid_type last = UINT32_MAX) = 0;
+  /// The same, streamed: `visit` gets each structure in UID order and returns false to stop.
+  /// Nothing is held beyond the message being visited (FETCH 1:* BODYSTRUCTURE on a large
+  /// mailbox). The visitor must not call back into the store.
+  virtual expected<void>
+  for_each_structure(std::string_view account, std::string_view mailbox, uid_type first,
+                     uid_type last,
+                     const std::function<bool(uid_type, const message_structure&)>& visit) = 0;
   /// Change flags; each message whose flags change gets a new MODSEQ (one per call). With
   /// `unchanged_since` (RFC 7162 §3.1.3), messages modified after it are left alone and their
   /// UIDs returned in `modified`. Returns the messages that changed, with their new flags.
