@@ -6,6 +6,8 @@
 /// **Security**: touches disk; paths are built by the store, never from peer input.
 #pragma once
 
+#include <atomic>
+
 #include <mailkit/core/expected.hpp>
 
 #include <cstdint>
@@ -69,7 +71,8 @@ public:
 private:
   bool trip();
   std::shared_ptr<file_ops> inner_;
-  std::uint64_t fail_at_ = 0, count_ = 0;
+  std::uint64_t fail_at_ = 0;
+  std::atomic<std::uint64_t> count_{0}; // put_many fsyncs on several threads
   int errno_ = 0;
 };
 
