@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file imap_executor.hpp
+/// Carries out the typed commands of an imap::server's `execute` events against the mail store,
+/// for the account that logged in: mailbox management (SELECT/EXAMINE, LIST/LSUB, STATUS,
+/// CREATE, DELETE, RENAME, SUBSCRIBE/UNSUBSCRIBE), messages (APPEND, FETCH, STORE, COPY, MOVE,
+/// EXPUNGE, SEARCH), the selected-state housekeeping (CLOSE, UNSELECT, NOOP, CHECK) and the
+/// updates of other sessions and of delivery (EXISTS, EXPUNGE, FETCH FLAGS), taken from the
+/// store's change notifications and pushed at NOOP, CHECK, IDLE and after commands that allow it.
+/// The executor is synchronous and owns no socket: the Asio session (imap_service) or a test
+/// drives it with the core's events.
+///
+/// Standards: RFC 9051 §6.3 (authenticated state), §6.4 (selected state), §7 (responses),
+/// §2.3.1.1 (UIDs), §7.4 / RFC 3501 §7.4.2 (FETCH data: ENVELOPE, BODYSTRUCTURE,
+/// BODY[section]<partial>), RFC 3501 §5.1.3 (modified UTF-7 mailbox names), RFC 6855 (UTF-8
+/// names after ENABLE UTF8=ACCEPT), RFC 4315 (UIDPLUS: APPENDUID, COPYUID, UID EXPUNGE),
+/// RFC 6851 (MOVE), RFC 6154 (special-use attributes), RFC 5258 (LIST \HasChildren),
+/// RFC 7162 §3.1 (MODSEQ in FETCH, HIGHESTMODSEQ, UNCHANGEDSINCE with [MODIFIED]),
+/// RFC 2177 (IDLE updates), RFC 4731 (ESEARCH results).
+/// Security: every mailbox name comes from the client; it is decoded (modified UTF-7) and
+/// handed to the store, which validates and confines it to the logged-in account
+/// (store/mailbox_name.hpp). Message data is sent as counted literals (imap/encode.hpp), so
+/// stored mail can never inject a response line. Passwords are checked by the store (which
+/// costs the same for unknown accounts and rehashes imported hashes).
+#pragma once
+
+#include <mailkit/imap/server.hpp>
+#include <mailkit/store/store.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mailkit::server {
+
+/// Capabilities the executor implements (for imap::server_config::capabilities).
+[[nodiscard]] std::vector<std::string> imap_executor_capabilities();
+
+class imap_executor {
+public:
+  explicit imap_executor(std::shared_ptr<store::mail_store> store);
+  ~imap_executor();
+  imap_executor(const imap_executor&) = delete;
+  imap_executor& operator=(const imap_executor&) = delete;
+
+  /// Verify the credentials of an `authenticate` event; the account address on success.
+  [[nodiscard]] std::optional<std::string> authenticate(std::string_view user,
+                                                        std::string_view password);
+  /// Carry out the command of an `execute` event on `s` (untagged responses, then complete()).
+  /// For IDLE, pending updates are written and the command stays open: the session calls
+  /// push_updates() when changes() signals, and finish_idle() on the `idle_done` event.
+  void execute(imap::server& s, const imap::server_event& ev);
+  /// A command whose responses are written in chunks (a FETCH of many messages) is still
+  /// running: the session writes output() to the client, then calls resume(), until false.
+  [[nodiscard]] bool pending() const noexcept { return job_ != nullptr; }
+  void resume(imap::server& s);
+  /// Output a FETCH writes before it pauses for the session (memory per connection).
+  static constexpr std::size_t fetch_chunk_bytes = 1 << 20;
+  /// Messages whose structures one store read returns.
+  static constexpr std::size_t fetch_structure_batch = 1000;
+
+  /// Write the updates of other sessions and of delivery to the selected mailbox (EXISTS,
+  /// EXPUNGE, FETCH FLAGS). Called during IDLE; NOOP and CHECK call it themselves.
+  void push_updates(imap::server& s);
+  /// End IDLE (the `idle_done` event).
+  void finish_idle(imap::server& s);
+  /// The change subscription of the selected mailbox (nullptr when none is selected): the
+  /// session waits on it during IDLE.
+  [[nodiscard]] std::shared_ptr<store::subscription> changes() const { return sub_; }
+  /// The logged-in account ("" before authentication).
+  [[nodiscard]] const std::string& account() const noexcept { return account_; }
+
+private:
+  struct selected {
+    std::string name; ///< canonical store name (UTF-8)
+    bool read_only = false;
+    bool condstore = false;
+    std::vector<store::uid_type> uids; ///< index + 1 = message sequence number
+  };
+
+  void do_select(imap::server& s, const imap::cmd_select& c);
+  void do_list(imap::server& s, const imap::cmd_list& c);
+  void do_status(imap::server& s, const imap::cmd_status& c);
+  void do_append(imap::server& s, const imap::cmd_append& c);
+  void do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid);
+  void run_fetch(imap::server& s);
+  void do_store(imap::server& s, const imap::cmd_store& c, bool uid);
+  void do_copy(imap::server& s, const imap::cmd_copy& c, bool uid);
+  void do_expunge(imap::server& s, const imap::cmd_expunge& c);
+  void do_search(imap::server& s, const imap::cmd_search& c, bool uid);
+  void do_close(imap::server& s, bool expunge);
+
+  /// Decode a client mailbox name (modified UTF-7 unless UTF8=ACCEPT).
+  [[nodiscard]] std::optional<std::string> client_name(const imap::server& s,
+                                                       std::string_view name) const;
+  /// Encode a store name for a response (modified UTF-7 unless UTF8=ACCEPT).
+  [[nodiscard]] std::string wire_name(const imap::server& s, std::string_view name) const;
+  /// UIDs of the selected mailbox that `set` names (sequence numbers or UIDs).
+  [[nodiscard]] std::vector<store::uid_type> resolve(const imap::sequence_set& set, bool uid) const;
+  [[nodiscard]] std::uint32_t seq_of(store::uid_type uid) const;
+  /// RFC 9051 §9: a message sequence number names an existing message ("*" aside); false
+  /// (answer BAD) otherwise. UID sets may name UIDs that do not exist.
+  [[nodiscard]] bool valid_set(const imap::sequence_set& set, bool uid) const;
+  /// Process queued changes; when `allow_expunge` is false (FETCH, STORE, SEARCH by sequence
+  /// number, RFC 9051 §7.5.1) they stay queued.
+  void apply_changes(imap::server& s, bool allow_expunge);
+  /// After the subscription overflowed: a new one, and the differences from a fresh listing.
+  void resync(imap::server& s);
+  void fail(imap::server& s, const mailkit::error_code& ec, std::string_view what);
+
+  std::shared_ptr<store::mail_store> store_;
+  std::string account_;
+  std::optional<selected> sel_;
+  std::shared_ptr<store::subscription> sub_;
+  std::vector<store::change> deferred_; ///< polled but not yet reported
+  /// (uid, modseq) of flag changes this session made and already reported (or silenced).
+  std::set<std::pair<store::uid_type, store::modseq_type>> own_;
+  std::vector<store::uid_type> saved_; ///< RFC 5182 SEARCH SAVE result ("$")
+  struct fetch_job;
+  std::unique_ptr<fetch_job> job_; ///< the FETCH being written in chunks
+};
+
+} // namespace mailkit::server
