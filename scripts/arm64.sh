@@ -18,8 +18,10 @@
 # Which tests run under qemu: every unit and conformance test (label unit), the examples (label
 # example) and the DNS interop test (dns_interop_cares: the emulated test binary starts Debian's
 # amd64 nsd and unbound, which run natively, and talks to them over loopback), the store interop
-# (doveadm) and the SMTP server interop (arm64_smtp_server_4k/_64k: the emulated server with
-# swaks, smtplib, Postfix and the chasquid dialogs as clients, tests/arm64/tests.cmake). dkim_interop is
+# (doveadm), the SMTP server interop (arm64_smtp_server_4k/_64k: the emulated server with
+# swaks, smtplib, Postfix and the chasquid dialogs as clients, tests/arm64/tests.cmake) and the
+# IMAP server interop (arm64_imap_server_4k/_64k: Python imaplib against the emulated
+# server). dkim_interop is
 # left out: it drives mailkit through the Python module from the amd64 /usr/bin/python3, which
 # cannot load an aarch64 extension, and Debian's arm64 python3.11 cannot be co-installed with the
 # amd64 one (same path). The Python module is built and checked to be an aarch64 ELF that needs
@@ -35,9 +37,11 @@ TEST_JOBS=${ARM64_TEST_JOBS:-2}
 TOOLCHAIN=$ROOT/cmake/toolchains/aarch64-linux-gnu.cmake
 QEMU=(qemu-aarch64 -L /) # the multiarch arm64 runtime (see the toolchain file)
 # ctest: every test but those where the amd64 python3 would load or exec aarch64 code itself
-# (dkim_interop loads the module; smtp_server_interop_* exec the harness server directly: the
-# same pytest files run as arm64_smtp_server_4k/_64k, with the harness under qemu).
-CTEST_EXCLUDE='^dkim_interop$|^smtp_server_interop_'
+# (dkim_interop and smtp_client_interop_* load the module; smtp_server_interop_*, inbound_,
+# relay_, outbound_ and imap_interop_* exec an aarch64 test server or tool directly, and
+# store_interop_hestia execs the aarch64 CLI from a child: the SMTP and IMAP server pytest files
+# run as arm64_smtp_server_4k/_64k and arm64_imap_server_4k/_64k, with the server under qemu).
+CTEST_EXCLUDE='^dkim_interop$|^smtp_server_interop_|^smtp_client_interop_|^inbound_interop_|^relay_interop$|^outbound_interop$|^imap_interop_|^store_interop_hestia$'
 
 log() { printf '\n== arm64: %s\n' "$*"; }
 elapsed() { echo "$(($(date +%s) - $1)) s"; }
