@@ -12,7 +12,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto from = header_from_addresses(in);
   for (const auto& a : from) {
     MAILKIT_FUZZ_CHECK(!a.empty());
-    MAILKIT_FUZZ_CHECK(sender_approved(a, {a}));
+    // A well-formed address (one "@" between a local part and a domain) approves itself; one
+    // without "@" (a broken From such as "<example.org>") has no domain and is never approved:
+    // the relay would refuse it too. Other shapes only must not crash.
+    const auto at = a.find('@');
+    const bool well_formed = at != std::string::npos && at > 0 && at + 1 < a.size() &&
+                             a.find('@', at + 1) == std::string::npos;
+    if (well_formed) MAILKIT_FUZZ_CHECK(sender_approved(a, {a}));
+    if (at == std::string::npos) MAILKIT_FUZZ_CHECK(!sender_approved(a, {a}));
+    MAILKIT_FUZZ_CHECK(!sender_approved(a, {}));
   }
   (void)is_quota_reply(in, {"maximum messages sent per day"});
   const std::string e = expand_dkim_record(in, "sel", "example.org", "tok");
