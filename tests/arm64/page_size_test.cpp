@@ -254,9 +254,14 @@ TEST(PageSize, DkimSignVerifyAndMimeParseFromGuardedBuffers) {
   }
 }
 
-// Server start-up and a short exchange over loopback: a TLS listener with a freshly generated
-// certificate (OpenSSL allocates and maps its own memory here), a greeting, EHLO, QUIT.
-TEST(PageSize, TlsListenerStartsAndAnswersAnSmtpExchange) {
+namespace {
+
+// A server context with a freshly generated self-signed certificate for mail.example.test and a
+// client context that trusts it (OpenSSL allocates and maps its own memory here).
+struct tls_pair {
+  std::shared_ptr<mailkit::tls::context> server, client;
+};
+void make_tls_pair(tls_pair& out) {
   auto pair = mailkit::tls::make_self_signed({"mail.example.test"});
   ASSERT_TRUE(pair) << pair.error().message();
   char tmpl[] = "/tmp/mailkit-pagesize-XXXXXX";
@@ -279,6 +284,17 @@ TEST(PageSize, TlsListenerStartsAndAnswersAnSmtpExchange) {
   std::remove(key.c_str());
   ::rmdir(dir.c_str());
   ASSERT_TRUE(server_ctx && client_ctx);
+  out.server = *server_ctx;
+  out.client = *client_ctx;
+}
+
+} // namespace
+
+// Server start-up and a short exchange over loopback: a TLS listener with a freshly generated
+// certificate (OpenSSL allocates and maps its own memory here), a greeting, EHLO, QUIT.
+TEST(PageSize, TlsListenerStartsAndAnswersAnSmtpExchange) {
+  tls_pair ctx;
+  ASSERT_NO_FATAL_FAILURE(make_tls_pair(ctx));
 
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -287,7 +303,7 @@ TEST(PageSize, TlsListenerStartsAndAnswersAnSmtpExchange) {
   std::thread server([&] {
     boost::system::error_code ec;
     asio::io_context sio;
-    asio::ssl::stream<tcp::socket> s(sio, **server_ctx);
+    asio::ssl::stream<tcp::socket> s(sio, *ctx.server);
     s.next_layer() = acceptor.accept(sio, ec);
     if (!ec) s.handshake(asio::ssl::stream_base::server, ec);
     if (!ec) asio::write(s, asio::buffer(std::string_view("220 mail.example.test ESMTP\r\n")), ec);
@@ -313,7 +329,7 @@ TEST(PageSize, TlsListenerStartsAndAnswersAnSmtpExchange) {
     }
   } join_server{server};
 
-  asio::ssl::stream<tcp::socket> c(io, **client_ctx);
+  asio::ssl::stream<tcp::socket> c(io, *ctx.client);
   boost::system::error_code ec;
   c.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
   ASSERT_FALSE(ec) << ec.message();
@@ -355,28 +371,8 @@ TEST(PageSize, TlsListenerStartsAndAnswersAnSmtpExchange) {
 // The IMAP protocol core at this page size: a TLS listener drives imap::server (the sans-I/O
 // core mailkitd's IMAP sessions run) through greeting, CAPABILITY, LOGIN, SELECT and LOGOUT.
 TEST(PageSize, TlsListenerRunsAnImapExchange) {
-  auto pair = mailkit::tls::make_self_signed({"mail.example.test"});
-  ASSERT_TRUE(pair) << pair.error().message();
-  char tmpl[] = "/tmp/mailkit-pagesize-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  const std::string cert = dir + "/cert.pem";
-  const std::string key = dir + "/key.pem";
-  for (const auto& [path, text] :
-       {std::pair{cert, pair->certificate_pem}, std::pair{key, pair->private_key_pem}}) {
-    FILE* f = std::fopen(path.c_str(), "wb");
-    ASSERT_NE(f, nullptr);
-    ASSERT_EQ(std::fwrite(text.data(), 1, text.size(), f), text.size());
-    std::fclose(f);
-  }
-  auto server_ctx = mailkit::tls::make_server_context({cert, key});
-  mailkit::tls::client_options co;
-  co.ca_file = cert;
-  auto client_ctx = mailkit::tls::make_client_context(co);
-  std::remove(cert.c_str());
-  std::remove(key.c_str());
-  ::rmdir(dir.c_str());
-  ASSERT_TRUE(server_ctx && client_ctx);
+  tls_pair ctx;
+  ASSERT_NO_FATAL_FAILURE(make_tls_pair(ctx));
 
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
@@ -385,7 +381,7 @@ TEST(PageSize, TlsListenerRunsAnImapExchange) {
   std::thread server([&] {
     boost::system::error_code ec;
     asio::io_context sio;
-    asio::ssl::stream<tcp::socket> s(sio, **server_ctx);
+    asio::ssl::stream<tcp::socket> s(sio, *ctx.server);
     s.next_layer() = acceptor.accept(sio, ec);
     if (!ec) s.handshake(asio::ssl::stream_base::server, ec);
     mailkit::imap::server_config cfg;
@@ -435,7 +431,7 @@ TEST(PageSize, TlsListenerRunsAnImapExchange) {
     }
   } join_server{server};
 
-  asio::ssl::stream<tcp::socket> c(io, **client_ctx);
+  asio::ssl::stream<tcp::socket> c(io, *ctx.client);
   boost::system::error_code ec;
   c.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
   ASSERT_FALSE(ec) << ec.message();
