@@ -280,6 +280,12 @@ bool is_valid_domain(std::string_view domain, bool allow_utf8, std::size_t max_l
 bool is_valid_address_literal(std::string_view literal) {
   if (literal.size() < 3 || literal.front() != '[' || literal.back() != ']') return false;
   const std::string_view inner = literal.substr(1, literal.size() - 2);
+  // dcontent and the IP forms are printable US-ASCII only. Checked before inet_pton, which stops at
+  // the first NUL and would otherwise accept "[IPv6:2001:db8::<NUL>junk]".
+  for (char ch : inner) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 33 || c > 126 || c == '[' || c == ']' || c == '\\') return false;
+  }
   const std::string text(inner);
   // RFC 5321 §4.1.3: IPv4-address-literal = Snum 3("." Snum)
   if (in_addr a4{}; inet_pton(AF_INET, text.c_str(), &a4) == 1) return true;
@@ -424,6 +430,11 @@ path_argument parse_path_argument(std::string_view text, const server_limits& li
     out.error = path_error::bad_domain;
     return out;
   }
+  // RFC 5321 §4.5.3.1.2: domain (address literals included) at most 255 octets.
+  if (domain.size() > limits.max_domain) {
+    out.error = path_error::too_long;
+    return out;
+  }
   if (domain.front() == '[') {
     if (!is_valid_address_literal(domain)) {
       out.error = path_error::bad_domain;
@@ -431,11 +442,6 @@ path_argument parse_path_argument(std::string_view text, const server_limits& li
     }
     mb.address_literal = true;
   } else {
-    // RFC 5321 §4.5.3.1.2: domain at most 255 octets.
-    if (domain.size() > limits.max_domain) {
-      out.error = path_error::too_long;
-      return out;
-    }
     const bool domain_utf8 = std::any_of(
         domain.begin(), domain.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
     if (domain_utf8 && !allow_utf8) {

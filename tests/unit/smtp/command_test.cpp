@@ -222,4 +222,13 @@ TEST(SmtpDomain, Validation) {
   EXPECT_TRUE(is_valid_address_literal("[127.0.0.1]"));
   EXPECT_FALSE(is_valid_address_literal("[127.0.0.1"));
   EXPECT_FALSE(is_valid_address_literal("[IPv6:1.2.3.4]"));
+  // inet_pton stops at a NUL: the literal is checked for printable ASCII first (fuzz finding).
+  EXPECT_FALSE(is_valid_address_literal(std::string("[IPv6:2001:db8::\0junk]", 23)));
+  EXPECT_FALSE(is_valid_address_literal(std::string("[127.0.0.1\0]", 13)));
+  EXPECT_TRUE(is_valid_address_literal("[IPv6:2001:db8::1]"));
+  // RFC 5321 §4.5.3.1.2 applies to address literals too.
+  const server_limits limits;
+  const auto long_literal = "<a@[x-tag:" + std::string(300, 'a') + "]>";
+  EXPECT_EQ(parse_path_argument(long_literal, limits, false, false, false).error,
+            path_error::too_long);
 }
