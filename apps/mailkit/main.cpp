@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   mailkit::cli::add_registered_commands(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code(); // a command's own failure (`check` found errors: 1)
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const std::exception& e) {

@@ -175,6 +175,12 @@ py::object record_value(const dns::record& r) {
     py::object operator()(const dns::tlsa& t) const {
       return py::make_tuple(t.usage, t.selector, t.matching_type, py::bytes(t.data));
     }
+    py::object operator()(const dns::srv& s) const {
+      return py::make_tuple(s.priority, s.weight, s.port, to_str(s.target));
+    }
+    py::object operator()(const dns::caa& c) const {
+      return py::make_tuple(c.flags, to_str(c.tag), to_str(c.value));
+    }
   };
   return std::visit(visitor{}, r.data);
 }

@@ -131,6 +131,8 @@ bool known_type(std::uint16_t t) {
   case rtype::txt:
   case rtype::aaaa:
   case rtype::tlsa:
+  case rtype::srv:
+  case rtype::caa:
     return true;
   }
   return false;
@@ -198,6 +200,24 @@ bool parse_rdata(reader& rd, std::uint16_t type, std::size_t end, rdata& out) {
     if (!rd.u8(t.usage) || !rd.u8(t.selector) || !rd.u8(t.matching_type)) return false;
     if (rd.pos() > end || !rd.raw(end - rd.pos(), t.data)) return false;
     out = std::move(t);
+    return true;
+  }
+  case rtype::srv: {
+    // RFC 2782: priority, weight, port, target (not compressed, but a reader accepts it).
+    srv s;
+    if (!rd.u16(s.priority) || !rd.u16(s.weight) || !rd.u16(s.port) || !rd.name(s.target))
+      return false;
+    out = std::move(s);
+    return true;
+  }
+  case rtype::caa: {
+    // RFC 8659 §4.1: flags, tag length (1-15 octets of tag), tag, value to the end.
+    caa c;
+    std::uint8_t tag_len = 0;
+    if (!rd.u8(c.flags) || !rd.u8(tag_len) || tag_len == 0 || tag_len > 15) return false;
+    if (rd.pos() + tag_len > end || !rd.raw(tag_len, c.tag)) return false;
+    if (rd.pos() > end || !rd.raw(end - rd.pos(), c.value)) return false;
+    out = std::move(c);
     return true;
   }
   }
@@ -323,6 +343,19 @@ void encode_rdata(std::vector<std::uint8_t>& out, const rdata& d) {
       out.push_back(t.selector);
       out.push_back(t.matching_type);
       out.insert(out.end(), t.data.begin(), t.data.end());
+    }
+    void operator()(const srv& s) const {
+      put16(out, s.priority);
+      put16(out, s.weight);
+      put16(out, s.port);
+      (void)encode_name(out, s.target);
+    }
+    void operator()(const caa& c) const {
+      out.push_back(c.flags);
+      const std::size_t n = std::min<std::size_t>(c.tag.size(), 15);
+      out.push_back(static_cast<std::uint8_t>(n));
+      out.insert(out.end(), c.tag.begin(), c.tag.begin() + static_cast<std::ptrdiff_t>(n));
+      out.insert(out.end(), c.value.begin(), c.value.end());
     }
   };
   std::visit(visitor{out}, d);

@@ -88,13 +88,18 @@ std::string_view to_string(rtype t) noexcept {
     return "AAAA";
   case rtype::tlsa:
     return "TLSA";
+  case rtype::srv:
+    return "SRV";
+  case rtype::caa:
+    return "CAA";
   }
   return "?";
 }
 
 expected<rtype> parse_rtype(std::string_view name) {
-  static constexpr rtype all[] = {rtype::a,  rtype::ns,  rtype::cname, rtype::soa, rtype::ptr,
-                                  rtype::mx, rtype::txt, rtype::aaaa,  rtype::tlsa};
+  static constexpr rtype all[] = {rtype::a,    rtype::ns,  rtype::cname, rtype::soa,
+                                  rtype::ptr,  rtype::mx,  rtype::txt,   rtype::aaaa,
+                                  rtype::tlsa, rtype::srv, rtype::caa};
   for (const rtype t : all) {
     const std::string_view s = to_string(t);
     if (s.size() == name.size() && std::equal(s.begin(), s.end(), name.begin(), [](char x, char y) {
@@ -237,6 +242,22 @@ std::vector<std::string> answer::names() const {
   std::vector<std::string> out;
   for (const auto& r : records)
     if (const auto* v = std::get_if<name_rdata>(&r.data)) out.push_back(v->name);
+  return out;
+}
+
+std::vector<srv> answer::srv_records() const {
+  std::vector<srv> out;
+  for (const auto& r : records)
+    if (const auto* v = std::get_if<srv>(&r.data)) out.push_back(*v);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const srv& a, const srv& b) { return a.priority < b.priority; });
+  return out;
+}
+
+std::vector<caa> answer::caa_records() const {
+  std::vector<caa> out;
+  for (const auto& r : records)
+    if (const auto* v = std::get_if<caa>(&r.data)) out.push_back(*v);
   return out;
 }
 

@@ -161,6 +161,29 @@ expected<rdata> parse_text(rtype type, std::string_view text) {
     }
     return rdata{t};
   }
+  case rtype::srv: {
+    const auto f = fields(text);
+    srv s;
+    if (f.size() != 4 || !number(f[0], s.priority) || !number(f[1], s.weight) ||
+        !number(f[2], s.port))
+      return bad();
+    s.target = host(f[3]);
+    return rdata{s};
+  }
+  case rtype::caa: {
+    // Zone presentation (RFC 8659 §4.1.1): flags tag "value" (quotes optional).
+    const auto f = fields(text);
+    caa c;
+    if (f.size() < 3 || !number(f[0], c.flags) || f[1].empty() || f[1].size() > 15) return bad();
+    c.tag = std::string(f[1]);
+    const auto at = static_cast<std::size_t>(f[1].data() - text.data()) + f[1].size();
+    std::string_view v = text.substr(at);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+      v.remove_prefix(1);
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    c.value = std::string(v);
+    return rdata{c};
+  }
   }
   return bad();
 }

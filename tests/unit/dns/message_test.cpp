@@ -114,6 +114,9 @@ TEST(dns_wire, every_type_round_trips) {
       rr("_25._tcp.mx.example.com", dns::rtype::tlsa,
          dns::tlsa{3, 1, 1, std::string("\x01\x02\xff", 3)}),
       rr("1.2.0.192.in-addr.arpa", dns::rtype::ptr, dns::name_rdata{"host.example.com"}),
+      rr("_submissions._tcp.example.com", dns::rtype::srv, dns::srv{0, 1, 465, "mail.example.com"}),
+      rr("_imap._tcp.example.com", dns::rtype::srv, dns::srv{0, 0, 0, ""}), // RFC 6186 "."
+      rr("example.com", dns::rtype::caa, dns::caa{128, "issue", "letsencrypt.org"}),
   };
   m.edns = wire::edns_info{4096, 0, true};
   const auto b = wire::build_message(m);

@@ -95,12 +95,14 @@ TEST(dns_names, addresses) {
 
 TEST(dns_names, rtypes) {
   for (auto t : {dns::rtype::a, dns::rtype::aaaa, dns::rtype::mx, dns::rtype::txt, dns::rtype::ptr,
-                 dns::rtype::cname, dns::rtype::ns, dns::rtype::soa, dns::rtype::tlsa}) {
+                 dns::rtype::cname, dns::rtype::ns, dns::rtype::soa, dns::rtype::tlsa,
+                 dns::rtype::srv, dns::rtype::caa}) {
     EXPECT_EQ(dns::parse_rtype(dns::to_string(t)).value(), t);
   }
   EXPECT_EQ(dns::parse_rtype("aaaa").value(), dns::rtype::aaaa);
   EXPECT_EQ(dns::parse_rtype("Mx").value(), dns::rtype::mx);
-  EXPECT_FALSE(dns::parse_rtype("SRV"));
+  EXPECT_EQ(dns::parse_rtype("srv").value(), dns::rtype::srv);
+  EXPECT_FALSE(dns::parse_rtype("NAPTR"));
   EXPECT_FALSE(dns::parse_rtype(""));
 }
 

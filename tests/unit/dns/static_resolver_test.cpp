@@ -26,6 +26,10 @@ dns::static_resolver zone() {
   EXPECT_TRUE(z.add("own.wild.example.com", dns::rtype::txt, "mine"));
   EXPECT_TRUE(z.add("1.2.0.192.in-addr.arpa", dns::rtype::ptr, "host.example.com"));
   EXPECT_TRUE(z.add("_25._tcp.mx1.example.com", dns::rtype::tlsa, "3 1 1 0aFF"));
+  EXPECT_TRUE(z.add("_submission._tcp.example.com", dns::rtype::srv, "0 1 587 mail.example.com."));
+  EXPECT_TRUE(z.add("_imap._tcp.example.com", dns::rtype::srv, "0 0 0 ."));
+  EXPECT_TRUE(z.add("example.com", dns::rtype::caa, "0 issue \"letsencrypt.org\""));
+  EXPECT_TRUE(z.add("example.com", dns::rtype::caa, "0 iodef \"mailto:ca@example.com\""));
   return z;
 }
 
@@ -56,6 +60,15 @@ TEST(dns_static, records_of_every_type) {
   ASSERT_TRUE(tlsa);
   EXPECT_EQ(std::get<dns::tlsa>(tlsa->records.at(0).data),
             (dns::tlsa{3, 1, 1, std::string("\x0a\xff", 2)}));
+  EXPECT_EQ(z.lookup("_submission._tcp.example.com", dns::rtype::srv)->srv_records().at(0),
+            (dns::srv{0, 1, 587, "mail.example.com"}));
+  EXPECT_EQ(z.lookup("_imap._tcp.example.com", dns::rtype::srv)->srv_records().at(0).target, "");
+  const auto caa = z.lookup("example.com", dns::rtype::caa)->caa_records();
+  ASSERT_EQ(caa.size(), 2u);
+  EXPECT_EQ(caa[0], (dns::caa{0, "issue", "letsencrypt.org"}));
+  EXPECT_EQ(caa[1].value, "mailto:ca@example.com");
+  EXPECT_FALSE(z.add("bad.example.com", dns::rtype::caa, "0 thistagiswaytoolong x"));
+  EXPECT_FALSE(z.add("bad.example.com", dns::rtype::srv, "0 1 mail.example.com"));
   auto soa = z.lookup("example.com", dns::rtype::soa);
   EXPECT_EQ(std::get<dns::soa>(soa->records.at(0).data).minimum, 120u);
 }

@@ -43,7 +43,9 @@ enum class rtype : std::uint16_t {
   mx = 15,
   txt = 16,
   aaaa = 28,
+  srv = 33,
   tlsa = 52,
+  caa = 257,
 };
 
 /// "A", "MX", ... ; parse_rtype accepts those names case-insensitively.
@@ -115,12 +117,25 @@ struct tlsa {
   friend bool operator==(const tlsa&, const tlsa&) = default;
 };
 /// A host name (PTR, CNAME, NS target), no trailing dot.
+/// RFC 2782: a service location (autoconfiguration records of RFC 6186 and RFC 8314).
+struct srv {
+  std::uint16_t priority = 0, weight = 0, port = 0;
+  std::string target; ///< host name, no trailing dot; "" for "." (service not offered)
+  friend bool operator==(const srv&, const srv&) = default;
+};
+/// RFC 8659 §4.1: a certification authority authorization.
+struct caa {
+  std::uint8_t flags = 0; ///< bit 7 (128) is the issuer-critical flag
+  std::string tag;        ///< "issue", "issuewild", "iodef", ...
+  std::string value;
+  friend bool operator==(const caa&, const caa&) = default;
+};
 struct name_rdata {
   std::string name;
   friend bool operator==(const name_rdata&, const name_rdata&) = default;
 };
 
-using rdata = std::variant<ipv4, ipv6, mx, txt, name_rdata, soa, tlsa>;
+using rdata = std::variant<ipv4, ipv6, mx, txt, name_rdata, soa, tlsa, srv, caa>;
 
 /// One answer record of the asked type (records of other types, e.g. the CNAMEs followed on the
 /// way, are not listed; `canonical_name` says where the chain ended).
@@ -150,6 +165,8 @@ struct answer {
   [[nodiscard]] std::vector<mx> mx_records() const; ///< sorted by preference, stable
   [[nodiscard]] std::vector<std::string> txt_joined() const;
   [[nodiscard]] std::vector<std::string> names() const; ///< PTR, CNAME or NS targets
+  [[nodiscard]] std::vector<srv> srv_records() const;
+  [[nodiscard]] std::vector<caa> caa_records() const;
 };
 
 using query_result = expected<answer>;
