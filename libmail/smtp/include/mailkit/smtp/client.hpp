@@ -78,6 +78,11 @@ inline constexpr std::size_t max_auth_mechanisms = 32;
 /// "no SIZE"), and at most max_ehlo_keywords lines and max_auth_mechanisms mechanisms are kept.
 [[nodiscard]] capabilities parse_ehlo(const reply& r);
 
+// The client's recipient and envelope (and credentials, session_timeouts) share their names
+// with the server's but are other types: each side declares them in its own inline
+// namespace, so a program linking both never merges their inline functions (an ODR
+// violation that crashed mailkitd), while code keeps writing smtp::envelope.
+inline namespace client_types {
 /// One recipient of a transaction.
 struct recipient {
   std::string address; ///< forward-path without angle brackets (UTF-8 allowed with SMTPUTF8)
@@ -87,14 +92,17 @@ struct recipient {
   /// RFC 3461 §4.2 ORCPT: the original recipient address; sent as "rfc822;" + xtext(address).
   std::string orcpt;
 };
+} // namespace client_types
 
 /// The envelope of one message.
+inline namespace client_types {
 struct envelope {
   std::string mail_from; ///< reverse-path without angle brackets; "" is the null sender <>
   std::vector<recipient> recipients;
   std::string ret;   ///< RFC 3461 §4.3 RET: "FULL", "HDRS" or "" (sent only with DSN)
   std::string envid; ///< RFC 3461 §4.4 ENVID, xtext encoded when sent (sent only with DSN)
 };
+} // namespace client_types
 
 /// The outcome for one recipient: the reply that decided it. Accepted recipients carry the
 /// final reply of the data (250 after the dot or the last BDAT); refused ones their RCPT reply;

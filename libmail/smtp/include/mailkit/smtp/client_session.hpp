@@ -23,6 +23,7 @@
 
 #include <mailkit/core/expected.hpp>
 #include <mailkit/smtp/client.hpp>
+#include <mailkit/tls/dane.hpp>
 #include <mailkit/tls/tls.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -50,6 +51,7 @@ enum class tls_mode {
 [[nodiscard]] std::optional<tls_mode> parse_tls_mode(std::string_view s) noexcept;
 
 /// Per-step timeouts. Defaults are RFC 5321 §4.5.3.2's minimums.
+inline namespace client_types {
 struct session_timeouts {
   std::chrono::milliseconds connect{std::chrono::seconds(30)};        ///< per address (our choice)
   std::chrono::milliseconds greeting{std::chrono::minutes(5)};        ///< §4.5.3.2.1
@@ -64,6 +66,7 @@ struct session_timeouts {
   /// Every step the same (Python's `timeout=`).
   [[nodiscard]] static session_timeouts all(std::chrono::milliseconds t);
 };
+} // namespace client_types
 
 /// Where and how to connect.
 struct session_options {
@@ -79,6 +82,19 @@ struct session_options {
   tls::client_options tls_options;
   /// Check the certificate's names against `host` (RFC 6125), when verify_peer.
   bool verify_host = true;
+  /// DANE (RFC 7672 §3): when not empty, the server is authenticated by these TLSA records
+  /// (OpenSSL's DANE verifier, tls::dane::enable_dane) instead of the web PKI, and a chain that
+  /// matches none of them fails the handshake. Unusable records are ignored (RFC 7672 §3.1.3);
+  /// with none usable, the handshake fails (the caller decides what DANE "unusable" means).
+  std::vector<tls::dane::tlsa_record> dane_tlsa;
+  /// The TLSA base domain (RFC 7672 §2.2.3), a reference identifier for DANE-TA(2) with `host`;
+  /// "" = `host`.
+  std::string dane_base_domain;
+  /// Verify as asked (verify_peer and verify_host, or DANE) but let the handshake go on when
+  /// verification fails: the outcome is then only in client_session::verify_result(). For
+  /// MTA-STS `testing` (RFC 8461 §5: validate, report, deliver regardless). Needs
+  /// tls_options.verify_peer (the trust store is loaded only then).
+  bool verify_report_only = false;
   /// EHLO name, credentials, mechanism, pipelining/chunking switches. `starttls`,
   /// `require_starttls` and `auth_without_tls` are set from `tls`.
   client_options client;
@@ -115,7 +131,23 @@ public:
   [[nodiscard]] const capabilities& server_capabilities() const noexcept;
   /// "192.0.2.1:587" of the connected address, "" before connecting.
   [[nodiscard]] const std::string& peer() const noexcept;
+  /// Our address on the connection ("192.0.2.7" or "2001:db8::7", no port), "" before
+  /// connecting (RFC 8460 §4.4 "sending-mta-ip").
+  [[nodiscard]] const std::string& local_address() const noexcept;
   [[nodiscard]] bool tls_active() const noexcept;
+  /// Whether a TLS handshake was attempted on this connection (STARTTLS offered and tried, or
+  /// implicit TLS), whether it succeeded or not.
+  [[nodiscard]] bool tls_attempted() const noexcept;
+  /// OpenSSL's verification result of the last handshake (an X509_V_ERR_* value, X509_V_OK = 0
+  /// when the chain, the name or the TLSA match verified), or -1 when no handshake was
+  /// attempted, verification was not asked for (verify_peer off and no DANE), or the handshake
+  /// failed for another reason than verification. Set after a handshake that verification
+  /// failed too, so the caller can tell an expired certificate from a wrong name (RFC 8460
+  /// §4.3.1 result types).
+  [[nodiscard]] long verify_result() const noexcept;
+  /// After a handshake with DANE: the chain depth of the certificate that matched a TLSA record
+  /// (0 = the leaf, DANE-EE), or -1.
+  [[nodiscard]] int dane_depth() const noexcept;
 
 private:
   struct impl;

@@ -43,10 +43,12 @@ private:
 
 /// A user name and its secret. The user name may be long: OCI Email Delivery's SMTP user names
 /// are OCIDs of 150+ characters.
+inline namespace client_types {
 struct credentials {
   std::string username;
   secret password;
 };
+} // namespace client_types
 
 /// Which SASL mechanism to use.
 enum class auth_mechanism {

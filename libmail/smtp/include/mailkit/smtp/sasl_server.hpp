@@ -20,12 +20,14 @@
 namespace mailkit::smtp {
 
 /// What a finished exchange produced.
+inline namespace server_types {
 struct credentials {
   std::string mechanism; ///< "PLAIN" or "LOGIN"
   std::string authzid;   ///< identity to act as; empty = the same as authcid
   std::string authcid;   ///< identity whose password this is
   std::string password;
 };
+} // namespace server_types
 
 class sasl_server {
 public:

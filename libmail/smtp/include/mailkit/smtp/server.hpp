@@ -64,14 +64,21 @@ struct server_config {
                                               bool tls_available);
 };
 
+// The server's recipient and envelope (and credentials, session_timeouts) share their names
+// with the client's but are other types: each side declares them in its own inline
+// namespace, so a program linking both never merges their inline functions (an ODR
+// violation that crashed mailkitd), while code keeps writing smtp::envelope.
+inline namespace server_types {
 /// One accepted recipient with its DSN parameters.
 struct recipient {
   mailbox address;
   std::optional<dsn_notify> notify; ///< RFC 3461 §4.1
   std::optional<dsn_orcpt> orcpt;   ///< RFC 3461 §4.2
 };
+} // namespace server_types
 
 /// The envelope of the transaction in progress, as the policy and the queue see it.
+inline namespace server_types {
 struct envelope {
   std::string helo;                    ///< HELO/EHLO argument
   bool esmtp = false;                  ///< EHLO was used
@@ -89,6 +96,7 @@ struct envelope {
   bool tls = false;                           ///< the transaction happened under TLS
   std::string authenticated_as;               ///< the AUTH identity, empty if none
 };
+} // namespace server_types
 
 /// A policy's answer. No reply: accept with the server's default reply. A reply: send it;
 /// 2xx and 3xx accept, 4xx and 5xx refuse, and 421 also closes the connection.

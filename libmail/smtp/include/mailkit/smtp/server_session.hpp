@@ -45,6 +45,7 @@ struct listener_config {
 };
 
 /// Per-step timeouts and the whole-session deadline.
+inline namespace server_types {
 struct session_timeouts {
   /// RFC 5321 §4.5.3.2.7: the server waits 5 minutes for each command.
   std::chrono::milliseconds command{std::chrono::minutes(5)};
@@ -59,6 +60,7 @@ struct session_timeouts {
   /// After a timeout or shutdown, how long the 421 may take to write before a hard close.
   std::chrono::milliseconds final_write{std::chrono::seconds(10)};
 };
+} // namespace server_types
 
 struct service_options {
   std::string hostname = "localhost";
