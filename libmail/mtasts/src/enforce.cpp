@@ -3,6 +3,8 @@
 #include <mailkit/http/http.hpp>
 #include <mailkit/mtasts/enforce.hpp>
 
+#include <openssl/x509_vfy.h>
+
 namespace mailkit::mtasts {
 
 namespace {
@@ -75,6 +77,37 @@ tlsrpt::result_type result_type_of(failure f, const session_info& info) {
   }
   // §4.3 "validation-failure": the general case (an MX outside the policy's patterns).
   return tlsrpt::result_type::validation_failure;
+}
+
+tlsrpt::result_type certificate_problem_of(long v) noexcept {
+  switch (v) {
+  // RFC 8460 §4.3.1 "certificate-host-mismatch": no name of the certificate matches the host.
+  case X509_V_ERR_HOSTNAME_MISMATCH:
+  case X509_V_ERR_IP_ADDRESS_MISMATCH:
+    return tlsrpt::result_type::certificate_host_mismatch;
+  // §4.3.1 "certificate-expired".
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+    return tlsrpt::result_type::certificate_expired;
+  // §4.3.1 "certificate-not-trusted": self-signed, or no path to a trusted root.
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+  case X509_V_ERR_CERT_UNTRUSTED:
+  case X509_V_ERR_CERT_REJECTED:
+    return tlsrpt::result_type::certificate_not_trusted;
+  // §4.3.2 "tlsa-invalid": none of the TLSA records matched the chain.
+  case X509_V_ERR_DANE_NO_MATCH:
+    return tlsrpt::result_type::tlsa_invalid;
+  default:
+    return tlsrpt::result_type::validation_failure; // §4.3.1: the general case
+  }
+}
+
+std::string verify_reason(long v) {
+  if (v <= 0) return {};
+  return X509_verify_cert_error_string(v);
 }
 
 tlsrpt::result_type result_type_of_fetch_error(const error_code& ec) {

@@ -6,6 +6,19 @@
 
 namespace mailkit::mtasts {
 
+namespace {
+
+bool http_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+} // namespace
+
 expected<http::virtual_host> policy_host(std::string_view domain, const policy& p,
                                          std::shared_ptr<tls::context> context) {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
@@ -29,6 +42,29 @@ expected<http::virtual_host> policy_host(std::string_view domain, const policy& 
   r.body = body;
   host.routes[std::string(well_known_path)] = r;
   return host;
+}
+
+expected<std::vector<http::virtual_host>> policy_hosts(const policy_server_config& config) {
+  std::vector<http::virtual_host> hosts;
+  for (const auto& d : config.domains) {
+    auto h = policy_host(d.domain, d.value, d.context ? d.context : config.context);
+    if (!h) return unexpected(h.error());
+    for (const auto& other : hosts)
+      if (http_iequals(other.name, h->name)) return fail(errc::bad_domain);
+    hosts.push_back(std::move(*h));
+  }
+  return hosts;
+}
+
+expected<std::unique_ptr<http::server>> serve_policies(const policy_server_config& config) {
+  auto hosts = policy_hosts(config);
+  if (!hosts) return unexpected(hosts.error());
+  if (hosts->empty()) return fail(errc::bad_domain);
+  http::server_options o;
+  o.address = config.address;
+  o.port = config.port;
+  o.hosts = std::move(*hosts);
+  return http::server::start(std::move(o));
 }
 
 expected<std::string> make_txt_record(std::string_view id) {

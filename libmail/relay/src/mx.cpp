@@ -9,9 +9,12 @@ namespace mailkit::relay {
 
 namespace {
 
-// AAAA then A for one host name; `why` collects lookup failures.
+// AAAA then A for one host name; `why` collects lookup failures; `secure` says whether every
+// answer carried the AD bit (and there was one).
 std::vector<std::string> addresses_of(dns::resolver& r, const std::string& host, bool ipv6,
-                                      std::string& why, bool& transient_failure) {
+                                      std::string& why, bool& transient_failure, bool& secure) {
+  secure = true;
+  bool answered = false;
   std::vector<std::string> out;
   std::vector<dns::rtype> types;
   if (ipv6) types.push_back(dns::rtype::aaaa);
@@ -22,8 +25,11 @@ std::vector<std::string> addresses_of(dns::resolver& r, const std::string& host,
       if (!is_permanent(a.error())) transient_failure = true;
       why += (why.empty() ? "" : "; ") + host + " " + std::string(dns::to_string(t)) + ": " +
              a.error().message();
+      secure = false;
       continue;
     }
+    answered = true;
+    secure = secure && a->authenticated;
     if (t == dns::rtype::aaaa)
       for (const auto& ip : a->aaaa())
         if (out.size() < max_addresses_per_host) out.push_back(dns::to_string(ip));
@@ -31,6 +37,7 @@ std::vector<std::string> addresses_of(dns::resolver& r, const std::string& host,
       for (const auto& ip : a->a())
         if (out.size() < max_addresses_per_host) out.push_back(dns::to_string(ip));
   }
+  secure = secure && answered;
   return out;
 }
 
@@ -53,6 +60,7 @@ mx_plan resolve_mx(dns::resolver& resolver, std::string_view domain, const mx_op
     return plan;
   }
   bool transient_failure = false;
+  plan.secure = mx->authenticated;
   std::vector<dns::mx> records = mx->mx_records(); // sorted by preference, stable
   // RFC 7505 §3: a single MX with an empty exchange (".") says the domain accepts no mail.
   const bool has_null = std::any_of(records.begin(), records.end(),
@@ -70,7 +78,7 @@ mx_plan resolve_mx(dns::resolver& resolver, std::string_view domain, const mx_op
     // when it has an address record.
     mx_host h;
     h.name = name;
-    h.addresses = addresses_of(resolver, name, opts.ipv6, plan.reason, transient_failure);
+    h.addresses = addresses_of(resolver, name, opts.ipv6, plan.reason, transient_failure, h.secure);
     if (h.addresses.empty()) {
       plan.permanent = !transient_failure;
       plan.status = transient_failure ? "4.4.3" : "5.1.2";
@@ -78,6 +86,7 @@ mx_plan resolve_mx(dns::resolver& resolver, std::string_view domain, const mx_op
                     (plan.reason.empty() ? std::string() : " (" + plan.reason + ")");
       return plan;
     }
+    plan.secure = h.secure; // RFC 7672 §2.2.1: the implicit MX is as secure as its addresses
     plan.hosts.push_back(std::move(h));
     return plan;
   }
@@ -101,7 +110,8 @@ mx_plan resolve_mx(dns::resolver& resolver, std::string_view domain, const mx_op
     b = e;
   }
   for (auto& h : hosts) {
-    h.addresses = addresses_of(resolver, h.name, opts.ipv6, plan.reason, transient_failure);
+    h.addresses =
+        addresses_of(resolver, h.name, opts.ipv6, plan.reason, transient_failure, h.secure);
     if (!h.addresses.empty()) plan.hosts.push_back(std::move(h));
   }
   if (plan.hosts.empty()) {

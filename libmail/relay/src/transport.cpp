@@ -6,6 +6,9 @@
 #include <mailkit/core/log.hpp>
 #include <mailkit/dkim/signer.hpp>
 #include <mailkit/mime/address.hpp>
+#include <mailkit/mtasts/cache.hpp>
+#include <mailkit/mtasts/dane.hpp>
+#include <mailkit/mtasts/enforce.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,6 +18,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -90,19 +94,41 @@ struct attempt {
   std::optional<smtp::reply> error_reply;
   std::optional<smtp::transaction_result> result;
   std::string peer;
+  std::string local_address; // ours, for TLS-RPT "sending-mta-ip"
+  // The TLS step, for the outbound TLS policy (MTA-STS, DANE) and TLS-RPT.
+  bool tls = false;            // TLS is up
+  bool tls_attempted = false;  // a handshake was tried (whether or not it succeeded)
+  long verify_result = -1;     // X509_V_ERR_* of the handshake, -1 when not verified
+  int dane_depth = -1;         // the chain depth a TLSA record matched, -1 for none
+  bool policy_refused = false; // after_open refused the session: nothing was sent
 };
 
-attempt run_session(smtp::session_options opts, smtp::envelope env, std::string data) {
+// Called after the session is open (greeting, EHLO, STARTTLS done) and before MAIL FROM:
+// false ends the session with QUIT, nothing of the message sent.
+using open_check = std::function<bool(attempt&)>;
+
+attempt run_session(smtp::session_options opts, smtp::envelope env, std::string data,
+                    const open_check& after_open = {}) {
   asio::io_context io;
   attempt a;
   smtp::client_session session(io.get_executor(), std::move(opts));
   auto run = [&]() -> asio::awaitable<void> {
     auto o = co_await session.async_open();
     a.peer = session.peer();
+    a.local_address = session.local_address();
+    a.tls = session.tls_active();
+    a.tls_attempted = session.tls_attempted();
+    a.verify_result = session.verify_result();
+    a.dane_depth = session.dane_depth();
     if (!o) {
       a.ec = o.error();
       a.detail = session.error_detail();
       a.error_reply = session.error_reply();
+      co_return;
+    }
+    if (after_open && !after_open(a)) {
+      a.policy_refused = true;
+      co_await session.async_quit();
       co_return;
     }
     a.opened = true;
@@ -294,6 +320,11 @@ struct transport::impl {
   std::vector<dkim_entry> dkim_keys;
   std::unique_ptr<quota_tracker> quotas;
   const clock* clk = nullptr;
+  // Outbound TLS policy of direct delivery: the MTA-STS cache and where fresh policies come
+  // from (null without a resolver or with mta_sts off), and the TLS-RPT counts.
+  std::unique_ptr<mtasts::policy_cache> sts_cache;
+  mtasts::policy_source sts_source;
+  tlsrpt::aggregator reports;
 
   const relay_entry* find_relay(std::string_view name) const {
     auto it = relays.find(name);
@@ -411,6 +442,163 @@ struct transport::impl {
 
   // ---- direct delivery -------------------------------------------------------------------
 
+  // The recipient domain's MTA-STS policy (RFC 8461 §3.3, §5.1): cached, refreshed, or
+  // fetched. std::nullopt only when the cache itself fails.
+  std::optional<mtasts::resolution> sts_policy(const std::string& domain) {
+    if (!sts_cache) return mtasts::resolution{};
+    auto r = mtasts::resolve(*sts_cache, sts_source, domain, *clk);
+    if (!r) {
+      log(log_level::warning, "relay",
+          "MTA-STS policy cache failed for " + domain + ": " + r.error().message());
+      return std::nullopt;
+    }
+    if (r->error)
+      log(log_level::info, "relay",
+          "MTA-STS policy of " + domain + ": " + r->error.message() +
+              (r->active ? " (the cached policy stays in force, RFC 8461 3.3)" : ""));
+    return std::move(*r);
+  }
+
+  // One MX host under the outbound TLS policy: DANE first, else MTA-STS (RFC 8461 §2). The
+  // returned attempt has ec set (transient) when the policy kept the message from this host,
+  // which never saw the envelope. Every TLS outcome is counted in `reports` (RFC 8460 §4).
+  attempt try_mx(const outbound_message& msg, const std::string& data,
+                 const std::vector<std::size_t>& ridx, const std::string& domain, const mx_host& h,
+                 const mtasts::resolution& sts, bool mx_secure) {
+    auto refused = [](std::string why) {
+      attempt a;
+      a.ec = make_error_code(smtp::client_errc::tls_failed);
+      a.detail = std::move(why);
+      return a;
+    };
+    mtasts::tlsa_lookup dane;
+    // RFC 7672 §2.2.1 / §2.2.2: DANE only for a host named by a DNSSEC-secure MX RRset and
+    // with secure address records; otherwise whoever forged the MX could pick the TLSA records
+    // too (and, RFC 8461 §2, DANE would then override the domain's MTA-STS policy).
+    if (cfg.direct.dane && mx_secure && h.secure) {
+      auto t = mtasts::lookup_tlsa(*resolver, h.name, cfg.direct.port);
+      if (!t) {
+        // RFC 7672 §2.2.1: a failed TLSA lookup (from a validating resolver, SERVFAIL may be a
+        // bogus, i.e. forged, answer) makes the MX unusable: no delivery, not even plaintext.
+        tlsrpt::policy_description pd;
+        pd.type = tlsrpt::policy_type::tlsa;
+        pd.domain = domain;
+        tlsrpt::failure_detail d;
+        d.result = tlsrpt::result_type::dnssec_invalid; // RFC 8460 §4.3.2
+        d.receiving_mx_hostname = h.name;
+        d.additional_information = "TLSA lookup failed: " + t.error().message();
+        reports.add_failure(pd, d);
+        return refused("the TLSA lookup failed (" + t.error().message() +
+                       "), so the MX cannot be used (RFC 7672 2.2.1)");
+      }
+      dane = std::move(*t);
+    }
+    const mtasts::policy* pol = sts.active ? &sts.active->value : nullptr;
+    const mtasts::connection_requirements req = mtasts::requirements(pol, h.name, dane.state);
+    if (req.skip) {
+      // RFC 8461 §4.1: under enforce, an MX outside the policy is not contacted at all.
+      mtasts::record(reports, mtasts::enforce(domain, sts, h.name, dane, {}));
+      return refused("not an MX host of the domain's MTA-STS policy (RFC 8461 4.1)");
+    }
+    const bool policy_applies =
+        dane.state != mtasts::dane_state::none || (pol && pol->policy_mode != mtasts::mode::none);
+
+    smtp::session_options o;
+    o.host = h.name;
+    o.port = cfg.direct.port;
+    o.addresses = h.addresses;
+    o.tls = cfg.direct.tls;
+    o.tls_options.verify_peer = cfg.direct.verify;
+    o.tls_options.ca_file = cfg.direct.cafile;
+    o.verify_host = cfg.direct.verify;
+    o.client = client_options();
+    o.timeouts = cfg.timeouts;
+    // RFC 7672 §2.2 / RFC 8461 §4.2: STARTTLS or no delivery; never a plaintext fallback.
+    if (req.require_tls) o.tls = smtp::tls_mode::starttls_required;
+    if (req.verify_dane) {
+      // RFC 7672 §3: the TLSA records authenticate the server, not the web PKI.
+      o.tls_options.verify_peer = false;
+      o.dane_tlsa = dane.records;
+      o.dane_base_domain = dane.base_domain;
+    } else if (req.verify_pkix) {
+      // RFC 8461 §4.2: a chain to a trusted root, valid for the MX host name; under testing
+      // the result is only reported (§5), so the handshake goes on.
+      o.tls_options.verify_peer = true;
+      o.verify_host = true;
+      o.verify_report_only = req.report_only;
+    }
+
+    // Judge the TLS step (RFC 8461 §4.2, RFC 7672 §3) and count it (RFC 8460 §4.4).
+    auto judge = [&](const attempt& a) {
+      mtasts::tls_outcome oc;
+      mtasts::session_info info;
+      info.receiving_ip = a.peer.substr(0, a.peer.rfind(':'));
+      if (info.receiving_ip.size() > 2 && info.receiving_ip.front() == '[')
+        info.receiving_ip = info.receiving_ip.substr(1, info.receiving_ip.size() - 2);
+      info.sending_mta_ip = a.local_address;
+      info.certificate_problem = mtasts::certificate_problem_of(a.verify_result);
+      info.failure_reason_code = mtasts::verify_reason(a.verify_result);
+      // A handshake that failed counts as TLS offered but not valid: it is the certificate
+      // (or the handshake), not STARTTLS, that failed.
+      oc.tls_established = a.tls || a.tls_attempted;
+      oc.pkix_valid = a.tls && a.verify_result == 0; // X509_V_OK
+      oc.dane_valid = a.tls && req.verify_dane && a.dane_depth >= 0;
+      mtasts::enforcement e = mtasts::enforce(domain, sts, h.name, dane, oc, info);
+      if (a.tls_attempted && !a.tls) {
+        if (!e.failure) {
+          e.failure = tlsrpt::failure_detail{};
+          e.failure->receiving_mx_hostname = h.name;
+          e.failure->receiving_ip = info.receiving_ip;
+          e.failure->sending_mta_ip = info.sending_mta_ip;
+          e.failure->failure_reason_code = info.failure_reason_code;
+        }
+        // RFC 8460 §4.3.1: a handshake that failed other than by verification: the general
+        // "validation-failure".
+        e.failure->result = a.verify_result > 0 ? info.certificate_problem
+                                                : tlsrpt::result_type::validation_failure;
+        e.decision.action = mtasts::verdict::refuse;
+      }
+      mtasts::record(reports, e);
+      return e;
+    };
+    bool judged = false;
+    std::string verdict_text;
+    const open_check after_open = [&](attempt& a) {
+      judged = true;
+      const mtasts::enforcement e = judge(a);
+      if (e.decision.action == mtasts::verdict::deliver_and_report)
+        log(log_level::notice, "relay",
+            msg.queue_id + ": " + h.name + " fails the MTA-STS testing policy of " + domain + " (" +
+                std::string(mtasts::to_string(e.decision.reason)) +
+                "): delivered and reported (RFC 8461 5)");
+      if (e.decision.action != mtasts::verdict::refuse) return true;
+      verdict_text = std::string(mtasts::to_string(e.decision.reason));
+      return false;
+    };
+    attempt a =
+        run_session(std::move(o), make_envelope(msg, msg.reverse_path, ridx), data, after_open);
+    if (a.policy_refused) {
+      attempt r = refused("the outbound TLS policy refuses " + h.name + " (" + verdict_text + ")");
+      r.peer = a.peer;
+      return r;
+    }
+    if (!judged) {
+      // The session ended before the transaction. TLS-RPT counts what the TLS step did: a
+      // handshake (failed or not), or a STARTTLS that a policy required and the server did not
+      // offer (or refused, RFC 8460 §4.3.1 starttls-not-supported).
+      const bool no_starttls = a.ec == smtp::client_errc::starttls_unavailable ||
+                               a.ec == smtp::client_errc::starttls_rejected;
+      if (a.tls || a.tls_attempted || (no_starttls && policy_applies)) judge(a);
+      if (policy_applies && (a.tls_attempted || no_starttls) && !a.tls)
+        a.detail += " (the outbound TLS policy of " + domain + " requires TLS" +
+                    (req.verify_dane   ? " authenticated by DANE"
+                     : req.verify_pkix ? " valid for the MX name (MTA-STS)"
+                                       : "") +
+                    ")";
+    }
+    return a;
+  }
+
   void deliver_direct(const outbound_message& msg, const std::string& data,
                       const std::vector<std::size_t>& idx, std::vector<recipient_outcome>& out) {
     std::map<std::string, std::vector<std::size_t>> by_domain;
@@ -437,22 +625,20 @@ struct transport::impl {
                 plan.reason);
         continue;
       }
+      const std::optional<mtasts::resolution> sts = sts_policy(domain);
+      if (!sts) {
+        // Without the cache we cannot know whether a remembered policy forbids this delivery.
+        set_all(out, ridx, outcome_status::transient,
+                smtp::make_reply(451, "4.3.0", "mailkit: the MTA-STS policy cache failed"),
+                "direct", "MTA-STS policy cache failure");
+        continue;
+      }
       bool any_transient = false;
       std::string errors;
       std::optional<attempt> last;
       bool done = false;
       for (const auto& h : plan.hosts) {
-        smtp::session_options o;
-        o.host = h.name;
-        o.port = cfg.direct.port;
-        o.addresses = h.addresses;
-        o.tls = cfg.direct.tls;
-        o.tls_options.verify_peer = cfg.direct.verify;
-        o.tls_options.ca_file = cfg.direct.cafile;
-        o.verify_host = cfg.direct.verify;
-        o.client = client_options();
-        o.timeouts = cfg.timeouts;
-        attempt a = run_session(std::move(o), make_envelope(msg, msg.reverse_path, ridx), data);
+        attempt a = try_mx(msg, data, ridx, domain, h, *sts, plan.secure);
         const std::string mta = h.name + " [" + a.peer + "]";
         if (a.result) {
           map_result(out, ridx, *a.result, "direct", mta);
@@ -723,6 +909,16 @@ expected<std::unique_ptr<transport>> transport::create(config cfg, dns::resolver
     if (!key || d.domain.empty() || d.selector.empty()) return fail(errc::invalid_argument);
     p->dkim_keys.push_back({lower(d.domain), d.selector, std::move(*key)});
   }
+  if (resolver != nullptr && cfg.direct.mta_sts) {
+    if (cfg.direct.mta_sts_cache.empty()) {
+      p->sts_cache = std::make_unique<mtasts::memory_policy_cache>();
+    } else {
+      auto c = mtasts::sqlite_policy_cache::open(cfg.direct.mta_sts_cache);
+      if (!c) return fail(errc::io_error);
+      p->sts_cache = std::move(*c);
+    }
+    p->sts_source = mtasts::network_source(*resolver, cfg.direct.mta_sts_fetch);
+  }
   auto q = quota_tracker::open(cfg.quota_db, p->clk);
   if (!q) return tl::unexpected(q.error());
   p->quotas = std::move(*q);
@@ -795,6 +991,10 @@ const preset* transport::relay_preset(std::string_view relay) const {
 
 quota_tracker& transport::quotas() noexcept {
   return *impl_->quotas;
+}
+
+tlsrpt::aggregator& transport::tls_reports() noexcept {
+  return impl_->reports;
 }
 
 quota_usage transport::quota_usage_of(std::string_view relay) const {

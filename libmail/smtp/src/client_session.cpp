@@ -13,6 +13,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 #include <array>
 
 namespace mailkit::smtp {
@@ -57,10 +60,14 @@ struct client_session::impl {
   asio::steady_timer watchdog;
   client core;
   bool tls = false;
+  bool tls_attempted = false;
+  long verify_result = -1;
+  int dane_depth = -1;
   bool timed_out = false;
   std::string detail;
   std::optional<reply> failure_reply;
   std::string peer;
+  std::string local_address;
   std::array<char, 16 * 1024> buffer{};
 
   impl(asio::any_io_executor e, session_options o)
@@ -114,16 +121,40 @@ struct client_session::impl {
     }
   }
 
+  bool dane() const { return !opts.dane_tlsa.empty(); }
+  bool verifying() const { return dane() || opts.tls_options.verify_peer; }
+
   asio::awaitable<expected<void>> handshake() {
-    if (auto p = tls::prepare_client(stream->native_handle(), opts.host,
-                                     opts.tls_options.verify_peer && opts.verify_host);
+    SSL* ssl = stream->native_handle();
+    tls_attempted = true;
+    // With DANE the TLSA records, not the web PKI names, decide (RFC 7672 §3.2): SNI only here.
+    if (auto p = tls::prepare_client(ssl, opts.host,
+                                     !dane() && opts.tls_options.verify_peer && opts.verify_host);
         !p)
       co_return failed(client_errc::tls_failed,
                        "cannot prepare TLS for " + opts.host + ": " + p.error().message());
+    if (dane()) {
+      // RFC 7672 §3.2.2: the reference identifiers are the TLSA base domain and the MX host.
+      const std::string base = opts.dane_base_domain.empty() ? opts.host : opts.dane_base_domain;
+      if (auto d = tls::dane::enable_dane(ssl, base, {opts.host}, opts.dane_tlsa); !d)
+        co_return failed(client_errc::tls_failed, "cannot use the TLSA records of " + opts.host +
+                                                      ": " + d.error().message());
+    }
+    if (opts.verify_report_only && verifying()) {
+      // RFC 8461 §5 (testing): the result is recorded (verify_result) and the handshake goes on.
+      SSL_set_verify(ssl, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+    }
     arm(opts.timeouts.tls_handshake);
     auto [ec] = co_await stream->async_handshake(asio::ssl::stream_base::client,
                                                  asio::as_tuple(asio::use_awaitable));
     disarm();
+    if (verifying()) {
+      verify_result = SSL_get_verify_result(ssl);
+      // OpenSSL starts at X509_V_OK: a handshake that failed before or after verification
+      // has no verification result to report.
+      if (ec && verify_result == X509_V_OK) verify_result = -1;
+    }
+    if (dane() && !ec) dane_depth = tls::dane::matched_depth(ssl);
     if (ec) {
       std::string why = timed_out ? std::string("timed out") : ec.message();
       const std::string ossl = tls::last_openssl_error();
@@ -143,6 +174,9 @@ struct client_session::impl {
         co_return failed(client_errc::tls_failed,
                          "cannot load the trust store: " + c.error().message());
       ctx = std::move(*c);
+      if (dane())
+        if (auto d = tls::dane::enable_dane_context(ctx->native_handle()); !d)
+          co_return failed(client_errc::tls_failed, "OpenSSL refuses DANE: " + d.error().message());
     }
     std::vector<tcp::endpoint> endpoints;
     for (const auto& a : opts.addresses) {
@@ -174,6 +208,9 @@ struct client_session::impl {
         where = "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
       if (!ec) {
         peer = where;
+        boost::system::error_code lec;
+        const auto local = socket().local_endpoint(lec);
+        if (!lec) local_address = local.address().to_string();
         co_return expected<void>{};
       }
       errors += (errors.empty() ? "" : "; ") + where + " " +
@@ -334,6 +371,18 @@ const std::string& client_session::peer() const noexcept {
 }
 bool client_session::tls_active() const noexcept {
   return impl_->tls;
+}
+const std::string& client_session::local_address() const noexcept {
+  return impl_->local_address;
+}
+bool client_session::tls_attempted() const noexcept {
+  return impl_->tls_attempted;
+}
+long client_session::verify_result() const noexcept {
+  return impl_->verify_result;
+}
+int client_session::dane_depth() const noexcept {
+  return impl_->dane_depth;
 }
 
 delivery_report deliver(session_options opts, std::vector<outgoing_message> messages) {

@@ -429,3 +429,57 @@ TEST_F(enforce_interop, our_policy_is_served_and_fetched_back) {
   EXPECT_FALSE(m::policy_host("", published, *ctx));
   EXPECT_FALSE(m::policy_host("bad domain.test", published, *ctx));
 }
+
+TEST_F(enforce_interop, policies_of_every_configured_domain_are_served) {
+  // mailkitd's composition: the policies of its domains from the configuration, one server.
+  const auto cert =
+      make_cert(dir_, "mta-sts-all", {"mta-sts.one.test", "mta-sts.two.test", "www.one.test"});
+  auto ctx = tls::make_server_context({cert.cert, cert.key});
+  ASSERT_TRUE(ctx);
+  m::policy_server_config sc;
+  sc.address = "127.0.0.1";
+  sc.port = 0;
+  sc.context = *ctx;
+  sc.domains.push_back({"one.test", *m::parse_policy(enforce_policy), nullptr});
+  sc.domains.push_back({"two.test", *m::parse_policy(testing_policy), nullptr});
+  auto srv = m::serve_policies(sc);
+  ASSERT_TRUE(srv) << srv.error().message();
+  std::ofstream(dir_ / "mta-sts-all-ca.pem") << cert.pem;
+
+  dns::static_resolver zone;
+  for (const char* d : {"one.test", "two.test"}) {
+    ASSERT_TRUE(zone.add(std::string("_mta-sts.") + d, dns::rtype::txt, *m::make_txt_record("1")));
+    ASSERT_TRUE(zone.add(std::string("mta-sts.") + d, dns::rtype::a, "127.0.0.1"));
+  }
+  ASSERT_TRUE(zone.add("www.one.test", dns::rtype::a, "127.0.0.1"));
+  m::fetch_options fo;
+  fo.ca_file = (dir_ / "mta-sts-all-ca.pem").string();
+  fo.port = (*srv)->port();
+  fo.timeout = 10s;
+  // The Host header picks the domain's policy.
+  auto one = m::fetch(zone, "one.test", fo);
+  ASSERT_TRUE(one && *one) << (one ? "no policy" : one.error().message());
+  EXPECT_EQ((*one)->value.policy_mode, m::mode::enforce);
+  auto two = m::fetch(zone, "two.test", fo);
+  ASSERT_TRUE(two && *two) << (two ? "no policy" : two.error().message());
+  EXPECT_EQ((*two)->value.policy_mode, m::mode::testing);
+  // Any other host, or another path, is 404 (RFC 9110 §15.5.5).
+  http::client_options co;
+  co.ca_file = fo.ca_file;
+  co.port = (*srv)->port();
+  co.timeout = 10s;
+  co.resolver = &zone;
+  auto other = http::get("www.one.test", m::well_known_path, co);
+  ASSERT_TRUE(other) << other.error().message();
+  EXPECT_EQ(other->status, 404u);
+  auto path = http::get("mta-sts.one.test", "/index.html", co);
+  ASSERT_TRUE(path) << path.error().message();
+  EXPECT_EQ(path->status, 404u);
+
+  // A domain twice, or a bad one, is refused before anything is served.
+  sc.domains.push_back({"ONE.test", *m::parse_policy(enforce_policy), nullptr});
+  EXPECT_FALSE(m::policy_hosts(sc));
+  sc.domains.pop_back();
+  sc.domains.push_back({"bad domain", *m::parse_policy(enforce_policy), nullptr});
+  EXPECT_FALSE(m::serve_policies(sc));
+}

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <openssl/x509_vfy.h>
+
 namespace m = mailkit::mtasts;
 namespace rpt = mailkit::tlsrpt;
 using namespace std::chrono_literals;
@@ -191,4 +193,22 @@ TEST(mtasts_enforce, record_counts_sessions_into_a_report) {
   const auto back = rpt::parse_report(rpt::to_json(*rep));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->policies[0].total_failure_session_count, 2u);
+}
+
+TEST(mtasts_enforce, certificate_problem_from_the_verify_result) {
+  // RFC 8460 §4.3.1 / §4.3.2 result types from OpenSSL's X509_V_ERR_* values.
+  EXPECT_EQ(m::certificate_problem_of(X509_V_ERR_HOSTNAME_MISMATCH),
+            rpt::result_type::certificate_host_mismatch);
+  EXPECT_EQ(m::certificate_problem_of(X509_V_ERR_CERT_HAS_EXPIRED),
+            rpt::result_type::certificate_expired);
+  EXPECT_EQ(m::certificate_problem_of(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT),
+            rpt::result_type::certificate_not_trusted);
+  EXPECT_EQ(m::certificate_problem_of(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY),
+            rpt::result_type::certificate_not_trusted);
+  EXPECT_EQ(m::certificate_problem_of(X509_V_ERR_DANE_NO_MATCH), rpt::result_type::tlsa_invalid);
+  EXPECT_EQ(m::certificate_problem_of(X509_V_ERR_CERT_SIGNATURE_FAILURE),
+            rpt::result_type::validation_failure);
+  EXPECT_EQ(m::verify_reason(X509_V_OK), "");
+  EXPECT_EQ(m::verify_reason(-1), "");
+  EXPECT_EQ(m::verify_reason(X509_V_ERR_CERT_HAS_EXPIRED), "certificate has expired");
 }

@@ -113,3 +113,29 @@ TEST(relay_mx, dns_failures_are_transient) {
   EXPECT_TRUE(p.hosts.empty());
   EXPECT_FALSE(p.permanent);
 }
+
+TEST(relay_mx, dnssec_security_of_the_mx_and_its_addresses) {
+  // RFC 7672 §2.2.1 / §2.2.2: DANE needs a secure MX RRset and secure address records.
+  dns::static_resolver z;
+  ASSERT_TRUE(z.add("signed.test", dns::rtype::mx, "10 mx.signed.test"));
+  ASSERT_TRUE(z.add("signed.test", dns::rtype::mx, "20 mx.unsigned.test"));
+  ASSERT_TRUE(z.add("mx.signed.test", dns::rtype::a, "192.0.2.1"));
+  ASSERT_TRUE(z.add("mx.unsigned.test", dns::rtype::a, "192.0.2.2"));
+  z.set_authenticated("signed.test");
+  z.set_authenticated("mx.signed.test");
+  ASSERT_TRUE(z.add("plain.test", dns::rtype::mx, "10 mx.signed.test"));
+  ASSERT_TRUE(z.add("implicit.test", dns::rtype::a, "192.0.2.3"));
+  z.set_authenticated("implicit.test");
+  mx_options o = stable();
+  o.ipv6 = false;
+  const mx_plan p = resolve_mx(z, "signed.test", o);
+  ASSERT_EQ(p.hosts.size(), 2u);
+  EXPECT_TRUE(p.secure);
+  EXPECT_TRUE(p.hosts[0].secure);
+  EXPECT_FALSE(p.hosts[1].secure);
+  EXPECT_FALSE(resolve_mx(z, "plain.test", o).secure);
+  const mx_plan i = resolve_mx(z, "implicit.test", o);
+  ASSERT_EQ(i.hosts.size(), 1u);
+  EXPECT_TRUE(i.secure);
+  EXPECT_TRUE(i.hosts[0].secure);
+}

@@ -249,3 +249,89 @@ TEST(relay_transport, password_file_is_read_and_never_printed) {
   EXPECT_EQ(s.redacted(), "<redacted>");
   std::filesystem::remove_all(dir);
 }
+
+TEST(relay_transport, failed_tlsa_lookup_makes_the_mx_unusable) {
+  // RFC 7672 §2.2.1: a TLSA lookup that fails (SERVFAIL from a validating resolver may be a
+  // forged answer) means no delivery to that MX, not even opportunistically: the message is
+  // deferred before any connection, and TLS-RPT counts dnssec-invalid (RFC 8460 §4.3.2).
+  dns::static_resolver z;
+  z.add("dane.test", dns::rtype::mx, dns::mx{10, "mx.dane.test"});
+  z.add("mx.dane.test", dns::rtype::a, "192.0.2.1"); // never contacted
+  z.fail("_25._tcp.mx.dane.test", dns::rtype::tlsa, dns::errc::servfail);
+  z.set_authenticated("dane.test");    // RFC 7672 §2.2.1: a secure MX RRset ...
+  z.set_authenticated("mx.dane.test"); // ... and secure address records
+  config c;
+  c.mx.ipv6 = false;
+  c.direct.ipv6 = false;
+  c.timeouts = smtp::session_timeouts::all(seconds(1));
+  auto t = *transport::create(std::move(c), &z);
+  outbound_message m;
+  m.reverse_path = "a@example.org";
+  m.recipients = {{"x@dane.test", "", ""}};
+  m.data = "From: a@example.org\r\n\r\nx\r\n";
+  const auto out = t->deliver(m);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, outcome_status::transient);
+  EXPECT_NE(out[0].detail.find("TLSA"), std::string::npos) << out[0].detail;
+  EXPECT_TRUE(out[0].remote_mta.empty());
+  const auto r = t->tls_reports().make_report("dane.test", "o", "c", "id", time_point(seconds(0)),
+                                              time_point(seconds(86399)));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->policies.size(), 1u);
+  EXPECT_EQ(r->policies[0].policy.type, tlsrpt::policy_type::tlsa);
+  ASSERT_EQ(r->policies[0].failure_details.size(), 1u);
+  EXPECT_EQ(r->policies[0].failure_details[0].result, tlsrpt::result_type::dnssec_invalid);
+  EXPECT_EQ(r->policies[0].failure_details[0].receiving_mx_hostname, "mx.dane.test");
+}
+
+TEST(relay_transport, dane_and_mta_sts_can_be_switched_off) {
+  // With both off, the failing TLSA name is never asked for: the MX is tried (and, here,
+  // cannot be reached: nothing listens on the discard port of loopback).
+  dns::static_resolver z;
+  z.add("plain.test", dns::rtype::mx, dns::mx{10, "mx.plain.test"});
+  z.add("mx.plain.test", dns::rtype::a, "127.0.0.1");
+  z.fail("_9._tcp.mx.plain.test", dns::rtype::tlsa, dns::errc::servfail);
+  z.fail("_mta-sts.plain.test", dns::rtype::txt, dns::errc::servfail);
+  config c;
+  c.mx.ipv6 = false;
+  c.direct.ipv6 = false;
+  c.direct.port = 9;
+  c.direct.dane = false;
+  c.direct.mta_sts = false;
+  c.timeouts = smtp::session_timeouts::all(seconds(2));
+  auto t = *transport::create(std::move(c), &z);
+  outbound_message m;
+  m.reverse_path = "a@example.org";
+  m.recipients = {{"x@plain.test", "", ""}};
+  m.data = "From: a@example.org\r\n\r\nx\r\n";
+  const auto out = t->deliver(m);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, outcome_status::transient);
+  EXPECT_EQ(out[0].detail.find("TLSA"), std::string::npos) << out[0].detail;
+  EXPECT_TRUE(t->tls_reports().domains().empty());
+}
+
+TEST(relay_transport, no_dane_for_an_insecure_mx) {
+  // RFC 7672 §2.2.1: an MX RRset without the AD bit could be forged; its hosts' TLSA records
+  // are not even looked up (the failing TLSA name would otherwise defer the message).
+  dns::static_resolver z;
+  z.add("insecure.test", dns::rtype::mx, dns::mx{10, "mx.insecure.test"});
+  z.add("mx.insecure.test", dns::rtype::a, "127.0.0.1");
+  z.set_authenticated("mx.insecure.test");
+  z.fail("_9._tcp.mx.insecure.test", dns::rtype::tlsa, dns::errc::servfail);
+  config c;
+  c.mx.ipv6 = false;
+  c.direct.ipv6 = false;
+  c.direct.port = 9; // nothing listens: the MX is tried and cannot be reached
+  c.timeouts = smtp::session_timeouts::all(seconds(2));
+  auto t = *transport::create(std::move(c), &z);
+  outbound_message m;
+  m.reverse_path = "a@example.org";
+  m.recipients = {{"x@insecure.test", "", ""}};
+  m.data = "From: a@example.org\r\n\r\nx\r\n";
+  const auto out = t->deliver(m);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].status, outcome_status::transient);
+  EXPECT_EQ(out[0].detail.find("TLSA"), std::string::npos) << out[0].detail;
+  EXPECT_TRUE(t->tls_reports().domains().empty());
+}

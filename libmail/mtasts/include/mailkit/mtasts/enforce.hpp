@@ -92,6 +92,17 @@ void record(tlsrpt::aggregator& agg, const enforcement& e);
 /// The TLS-RPT result type of a failed requirement (RFC 8460 §4.3).
 [[nodiscard]] tlsrpt::result_type result_type_of(failure f, const session_info& info = {});
 
+/// The RFC 8460 §4.3 result type of a certificate that failed verification, from OpenSSL's
+/// verify result (an X509_V_ERR_* value, as smtp::client_session::verify_result() gives it):
+/// a name mismatch is certificate-host-mismatch, an expired certificate certificate-expired, a
+/// chain to no trusted root (self-signed, unknown issuer) certificate-not-trusted, a chain that
+/// matched no TLSA record tlsa-invalid, anything else validation-failure.
+[[nodiscard]] tlsrpt::result_type certificate_problem_of(long verify_result) noexcept;
+
+/// session_info::failure_reason_code for a verify result: OpenSSL's name for it
+/// ("X509_V_ERR_..." is not exposed, so its text, e.g. "certificate has expired"); "" for OK.
+[[nodiscard]] std::string verify_reason(long verify_result);
+
 /// The TLS-RPT result type of a failed policy discovery or fetch (RFC 8460 §4.3 (MTA-STS policy
 /// failures)): a certificate failure is sts-webpki-invalid, a policy that does not parse (or is not
 /// text/plain) sts-policy-invalid, anything else sts-policy-fetch-error.

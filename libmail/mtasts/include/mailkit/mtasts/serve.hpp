@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mailkit::mtasts {
 
@@ -29,6 +30,37 @@ inline constexpr std::string_view well_known_path = "/.well-known/mta-sts.txt";
 /// errc::bad_policy for a policy that would not parse back (an `enforce` policy without mx).
 [[nodiscard]] expected<http::virtual_host> policy_host(std::string_view domain, const policy& p,
                                                        std::shared_ptr<tls::context> context);
+
+/// One of our domains whose policy we publish, as the server configuration gives it.
+struct published_policy {
+  std::string domain; ///< the Policy Domain ("example.com"); the host is "mta-sts.<domain>"
+  policy value;
+  /// The certificate for "mta-sts.<domain>"; null = policy_server_config::context.
+  std::shared_ptr<tls::context> context;
+};
+
+/// The policy web server of all our domains (mailkitd mounts it from its configuration).
+struct policy_server_config {
+  std::vector<published_policy> domains;
+  /// The certificate used where a domain has none of its own (one naming every
+  /// "mta-sts.<domain>", e.g. as subjectAltNames).
+  std::shared_ptr<tls::context> context;
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 443; ///< 0: any free port (tests)
+};
+
+/// One virtual host per configured domain (policy_host()), for an http::server that may serve
+/// other hosts too. A request names its policy by Host (and its certificate by SNI); any other
+/// host or path is 404 (http::server). Fails as policy_host() does (the first bad domain), and
+/// with errc::bad_domain for a domain given twice.
+[[nodiscard]] expected<std::vector<http::virtual_host>>
+policy_hosts(const policy_server_config& config);
+
+/// Start an http::server answering GET https://mta-sts.<domain>/.well-known/mta-sts.txt for
+/// every configured domain (RFC 8461 §3.3), 404 for anything else. Errors: policy_hosts()'s,
+/// or the server's (the address cannot be bound).
+[[nodiscard]] expected<std::unique_ptr<http::server>>
+serve_policies(const policy_server_config& config);
 
 /// The `_mta-sts.<domain>` TXT record for a policy id (1-32 alphanumerics, RFC 8461 §3.1):
 /// "v=STSv1; id=<id>". errc::bad_record for an id outside that syntax.

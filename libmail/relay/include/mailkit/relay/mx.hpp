@@ -7,7 +7,8 @@
 /// order; no MX but an A or AAAA: the domain itself is the only host, the "implicit MX";
 /// every address of a host is tried before the next host), RFC 7505 (a single MX "." with
 /// preference 0 means the domain accepts no mail: a permanent failure, 556 5.1.10), RFC 3463
-/// (5.1.2 for a domain that does not exist, 4.4.3 for a DNS failure).
+/// (5.1.2 for a domain that does not exist, 4.4.3 for a DNS failure), RFC 7672 §2.2.1-§2.2.2
+/// (whether the MX RRset and each host's addresses were DNSSEC-secure, for DANE).
 ///
 /// Security: names and addresses come from DNS. At most max_mx_hosts hosts and
 /// max_addresses_per_host addresses each are kept; a host whose name does not resolve is
@@ -33,6 +34,9 @@ struct mx_host {
   std::string name; ///< the exchange (or the domain itself for implicit MX)
   std::uint16_t preference = 0;
   std::vector<std::string> addresses; ///< IP literals, IPv6 first
+  /// Every address lookup of this host that answered carried the AD bit (RFC 7672 §2.2.2:
+  /// DANE applies to a host only when its address records are DNSSEC-secure).
+  bool secure = false;
 };
 
 /// The outcome of an MX lookup. `hosts` empty means nowhere to deliver: `permanent` says
@@ -41,6 +45,10 @@ struct mx_plan {
   std::vector<mx_host> hosts;
   bool permanent = false;
   bool null_mx = false;
+  /// The MX RRset (for an implicit MX: the domain's address records) was DNSSEC-validated (AD
+  /// bit). RFC 7672 §2.2.1: DANE applies only to MX hosts from a secure MX RRset; otherwise an
+  /// attacker who forges the MX could name a host of his own with TLSA records.
+  bool secure = false;
   std::string status; ///< RFC 3463 code when hosts is empty ("5.1.10", "5.1.2", "4.4.3")
   std::string reason; ///< human-readable, when hosts is empty or some lookups failed
 };

@@ -20,7 +20,9 @@
 ///
 /// Standards: RFC 5321 §5 (MX), RFC 7505 (null MX), RFC 3461 (DSN parameters passed on),
 /// RFC 6376 (DKIM signing), RFC 3463 (enhanced status codes in outcomes), RFC 7435
-/// (opportunistic TLS for direct delivery), RFC 8314 / RFC 3207 (relay TLS).
+/// (opportunistic TLS for direct delivery), RFC 8314 / RFC 3207 (relay TLS), RFC 7672 §2.2
+/// and §3 (DANE for SMTP), RFC 8461 §4 and §5 (MTA-STS application), RFC 8460 §4.3 (TLS-RPT
+/// result types).
 ///
 /// Security: credentials are smtp::secret (redacted in every text); approved-sender checks
 /// refuse at SMTP time what a relay would refuse later (check_sender()); a relay that refuses
@@ -33,11 +35,13 @@
 #include <mailkit/core/error.hpp>
 #include <mailkit/core/expected.hpp>
 #include <mailkit/dns/resolver.hpp>
+#include <mailkit/mtasts/mtasts.hpp>
 #include <mailkit/relay/limits.hpp>
 #include <mailkit/relay/mx.hpp>
 #include <mailkit/relay/preset.hpp>
 #include <mailkit/relay/quota.hpp>
 #include <mailkit/smtp/client_session.hpp>
+#include <mailkit/tlsrpt/tlsrpt.hpp>
 
 #include <memory>
 #include <optional>
@@ -98,9 +102,23 @@ struct dkim_domain {
 struct direct_options {
   std::uint16_t port = 25;
   smtp::tls_mode tls = smtp::tls_mode::starttls_opportunistic; ///< RFC 7435
-  bool verify = false; ///< verify MX certificates (MTA-STS/DANE policy is not applied here)
+  /// Verify MX certificates even without a policy (a policy asks for it where it applies).
+  bool verify = false;
+  /// Trust anchors for MX certificates (MTA-STS validation); "" = the system store.
   std::string cafile;
   bool ipv6 = true;
+  /// RFC 7672: look up `_<port>._tcp.<mx>` TLSA records (believed only with the AD bit of a
+  /// validating resolver); usable ones make TLS authenticated by them mandatory for that MX,
+  /// and a failed lookup makes the MX unusable (§2.2.1).
+  bool dane = true;
+  /// RFC 8461: discover, fetch and cache the recipient domain's MTA-STS policy and apply it
+  /// to the MX hosts without usable TLSA records.
+  bool mta_sts = true;
+  /// The MTA-STS policy cache: a SQLite file kept across restarts (RFC 8461 §5.1: a policy
+  /// must outlive a restart, or an attacker gets a window); "" = memory only.
+  std::string mta_sts_cache;
+  /// How policies are fetched (trust anchors, port, timeout; tests use a local CA and port).
+  mtasts::fetch_options mta_sts_fetch;
 };
 
 struct config {
@@ -196,6 +214,11 @@ public:
   [[nodiscard]] const preset* relay_preset(std::string_view relay) const;
   [[nodiscard]] quota_tracker& quotas() noexcept;
   [[nodiscard]] quota_usage quota_usage_of(std::string_view relay) const;
+
+  /// The TLS-RPT counts of direct delivery (RFC 8460 §4): per recipient (policy) domain, the
+  /// successful TLS sessions and the failures with their §4.3 result types.
+  /// send_tls_reports() (tls_report.hpp) turns them into the daily reports. Thread-safe.
+  [[nodiscard]] tlsrpt::aggregator& tls_reports() noexcept;
 
 private:
   struct impl;
