@@ -21,6 +21,7 @@ struct inbound::impl {
   std::shared_ptr<store::mail_store> store;
   std::shared_ptr<queue::queue> q;
   std::shared_ptr<inbound_policy> policy;
+  std::shared_ptr<inbound_direct> direct;
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::shared_ptr<smtp::service> svc;
@@ -79,7 +80,8 @@ expected<std::unique_ptr<inbound>> inbound::create(inbound_config cfg) {
   auto q = queue::queue::open(std::move(qo));
   if (!q) return make_unexpected(q.error());
   m.q = std::move(*q);
-  m.q->set_local(std::make_shared<local_delivery>(m.store, c.delivery));
+  auto local = std::make_shared<local_delivery>(m.store, c.delivery);
+  m.q->set_local(local);
   if (c.remote) {
     m.q->set_remote(c.remote);
     // The relay adapter wakes the queue when a relay's quota hold ends (outbound.hpp).
@@ -88,6 +90,10 @@ expected<std::unique_ptr<inbound>> inbound::create(inbound_config cfg) {
 
   if (!c.policy.approve_sender) c.policy.approve_sender = sender_approval(c.remote);
   m.policy = std::make_shared<inbound_policy>(c.policy, m.store, m.q, m.resolver);
+  if (c.direct_delivery) {
+    m.direct = std::make_shared<inbound_direct>(local, c.direct);
+    m.policy->set_direct(m.direct);
+  }
 
   smtp::service_options so2;
   so2.hostname = c.hostname;
@@ -141,6 +147,9 @@ void inbound::stop(std::chrono::milliseconds grace) {
   auto f = drained.get_future();
   asio::post(m.io, [&] { m.svc->shutdown(grace, [&drained] { drained.set_value(); }); });
   f.wait_for(grace + std::chrono::seconds(5));
+  // Deliveries handed to the direct path finish (their handlers post to the I/O context,
+  // which still exists) before the I/O thread goes.
+  if (m.direct) m.direct->stop();
   m.guard.reset();
   m.io.stop();
   if (m.io_thread.joinable()) m.io_thread.join();
@@ -158,6 +167,9 @@ smtp::service& inbound::service() noexcept {
 }
 std::shared_ptr<store::mail_store> inbound::shared_store() const noexcept {
   return impl_->store;
+}
+inbound_direct* inbound::direct() noexcept {
+  return impl_->direct.get();
 }
 
 } // namespace mailkit::server

@@ -72,6 +72,7 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
   asio::thread_pool pool;
   std::mutex mu;
   std::map<std::uint64_t, session_state> sessions;
+  std::shared_ptr<inbound_direct> direct; ///< set before the service starts
 
   impl(policy_config c, std::shared_ptr<store::mail_store> s, std::shared_ptr<queue::queue> qu,
        std::shared_ptr<dns::resolver> r)
@@ -299,9 +300,72 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
         }
       }
     }
-    const auto now =
-        std::chrono::duration_cast<std::chrono::seconds>(clk().now().time_since_epoch()).count();
-    w->set_trace(received_field(s, e, cfg.hostname, qe.id, now) + ar);
+    const auto now_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(clk().now().time_since_epoch())
+            .count();
+    std::string trace = received_field(s, e, cfg.hostname, qe.id, now_us / 1000000) + ar;
+    if (direct && inbound_direct::eligible(qe)) {
+      // Local mail straight into the store (inbound_direct.hpp): one durable write, and the
+      // 250 only after it has committed (DESIGN.md §4). What it cannot deliver goes to the
+      // queue below, so the 250 then also waits for the queue's commit.
+      std::string data;
+      if (auto m = w->in_memory()) {
+        data.reserve(trace.size() + m->size());
+        data = trace;
+        data += *m;
+      } else if (auto c = w->contents()) {
+        data = trace + *c;
+      }
+      if (!data.empty()) {
+        qe.received = now_us; // the copies' internal date
+        auto held = std::make_shared<held_message>(
+            held_message{std::move(w), qe, std::move(trace), std::move(done)});
+        direct->async_deliver(
+            std::move(qe), std::move(data),
+            [self = shared_from_this(), held](std::vector<queue::delivery_result> rs) {
+              self->after_direct(*held, rs);
+            });
+        return;
+      }
+    }
+    enqueue(std::move(w), std::move(qe), std::move(trace), std::move(done));
+  }
+
+  struct held_message {
+    std::unique_ptr<queue::message_writer> w;
+    queue::envelope env;
+    std::string trace;
+    smtp::decision_handler done;
+  };
+
+  void after_direct(held_message& h, const std::vector<queue::delivery_result>& rs) {
+    std::vector<queue::recipient> rest;
+    for (std::size_t i = 0; i < h.env.recipients.size(); ++i) {
+      const auto& r = h.env.recipients[i];
+      const auto& res = i < rs.size() ? rs[i] : queue::delivery_result{};
+      const bool ok = res.outcome == queue::delivery_result::status::delivered ||
+                      res.outcome == queue::delivery_result::status::duplicate;
+      if (log_enabled(log_level::info))
+        log(log_level::info, "queue",
+            h.env.id + ": to=<" + r.address + "> status=" + (ok ? "sent" : "queued") + " (" +
+                res.reply + (ok ? "; direct)" : "; left to the queue)"));
+      if (!ok) rest.push_back(r);
+    }
+    if (rest.empty()) {
+      h.w->abort();
+      h.done(decision::respond(make_reply(250, "2.0.0", "Ok: queued as " + h.env.id)));
+      return;
+    }
+    // Recipients the store did not take now (a full mailbox, a store error): the queue keeps
+    // them under the same id, retries and bounces them as usual.
+    h.env.recipients = std::move(rest);
+    h.env.received = 0;
+    enqueue(std::move(h.w), std::move(h.env), std::move(h.trace), std::move(h.done));
+  }
+
+  void enqueue(std::unique_ptr<queue::message_writer> w, queue::envelope qe, std::string trace,
+               smtp::decision_handler done) {
+    w->set_trace(std::move(trace));
     q->async_enqueue(std::move(w), std::move(qe), [done](expected<std::string> id) {
       if (!id) {
         // DESIGN.md §4: disk full and I/O errors are temporary; the client keeps the message.
@@ -322,6 +386,10 @@ inbound_policy::inbound_policy(policy_config cfg, std::shared_ptr<store::mail_st
 
 inbound_policy::~inbound_policy() {
   impl_->pool.join();
+}
+
+void inbound_policy::set_direct(std::shared_ptr<inbound_direct> direct) {
+  impl_->direct = std::move(direct);
 }
 
 void inbound_policy::on_mail(const smtp::session_info& s, const smtp::envelope& e,

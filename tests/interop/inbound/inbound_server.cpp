@@ -7,7 +7,7 @@
 //       [--alias SRC=TARGET]... [--txt NAME=TEXT]... [--mx-port N] [--submission-port N]
 //       [--delivery-threads N] [--sync-threads N] [--max-size N] [--quota BYTES]
 //       [--user-quota ADDR=BYTES]... [--dns HOST:PORT] [--reject-spf-fail]
-//       [--no-restrict-sender] [--ready-file F]
+//       [--no-restrict-sender] [--no-direct] [--direct-threads N] [--ready-file F]
 //   mailkit_inbound_server --dir DIR --dump ACCOUNT MAILBOX   (JSON lines: uid, size, data)
 //   mailkit_inbound_server --dir DIR --count ACCOUNT MAILBOX
 //
@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
   std::uint64_t max_size = 35ull << 20, quota = 0;
   std::string dump_mode, dump_account, dump_mailbox;
   bool verbose = false;
+  bool direct = true;
+  unsigned direct_threads = 2;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -118,6 +120,10 @@ int main(int argc, char** argv) {
       restrict_sender = false;
     else if (a == "--ready-file")
       ready_file = next();
+    else if (a == "--no-direct")
+      direct = false;
+    else if (a == "--direct-threads")
+      direct_threads = static_cast<unsigned>(std::stoul(next()));
     else if (a == "--verbose")
       verbose = true;
     else if (a == "--dump" || a == "--count") {
@@ -196,6 +202,8 @@ int main(int argc, char** argv) {
   cfg.policy.restrict_sender = restrict_sender;
   cfg.delivery_threads = delivery_threads;
   cfg.queue_sync_threads = sync_threads;
+  cfg.direct_delivery = direct;
+  cfg.direct.threads = direct_threads;
   cfg.queue_limits.max_message_size = max_size;
   cfg.max_connections_per_ip = 1000;
   cfg.listeners.push_back(
@@ -284,5 +292,10 @@ int main(int argc, char** argv) {
   std::cerr << "inbound stats: accepted " << st.accepted << " group_commits " << st.group_commits
             << " delivered " << st.delivered << " duplicates " << st.duplicates << " deferred "
             << st.deferred << " bounced " << st.bounced << " queued " << st.messages << "\n";
+  if (auto* d = (*srv)->direct()) {
+    const auto ds = d->stats();
+    std::cerr << "direct stats: messages " << ds.messages << " delivered " << ds.delivered
+              << " to_queue " << ds.to_queue << " group_commits " << ds.batches << "\n";
+  }
   return 0;
 }

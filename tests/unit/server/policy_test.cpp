@@ -2,15 +2,23 @@
 // The default inbound policy and local delivery, with a real store and queue in a temporary
 // directory and a static DNS zone (no network): RCPT decisions (unknown user, alias, relay,
 // quota), sender ownership, DMARC reject and quarantine, trace fields, delivery into INBOX and
-// Junk, and deduplication of a redelivery by queue id.
+// Junk, and deduplication of a redelivery by queue id; the direct path (inbound_direct.hpp):
+// local mail in the mailbox before the 250, what it cannot deliver left to the queue, group
+// commit and stop.
 #include <mailkit/dns/static_resolver.hpp>
+#include <mailkit/server/inbound_direct.hpp>
 #include <mailkit/server/inbound_policy.hpp>
 #include <mailkit/server/local_delivery.hpp>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <mutex>
+#include <thread>
 
 namespace fs = std::filesystem;
 namespace smtp = mailkit::smtp;
@@ -91,9 +99,11 @@ struct policy_fixture : ::testing::Test {
     e.reverse_path = mb(std::move(local), std::move(domain));
     return ask([&](auto done) { pol->on_mail(s, e, done); });
   }
-  smtp::decision rcpt(smtp::envelope& e, std::string local, std::string domain) {
+  smtp::decision rcpt(smtp::envelope& e, std::string local, std::string domain,
+                      std::optional<smtp::dsn_notify> notify = std::nullopt) {
     smtp::recipient r;
     r.address = mb(std::move(local), std::move(domain));
+    r.notify = notify;
     auto d = ask([&](auto done) { pol->on_rcpt(s, e, r, done); });
     if (d.accepted()) e.recipients.push_back(r);
     return d;
@@ -105,6 +115,15 @@ struct policy_fixture : ::testing::Test {
     EXPECT_TRUE((*sink)->finish());
     e.message_size = message.size();
     return ask([&](auto done) { pol->on_message(s, e, std::move(*sink), done); });
+  }
+  static std::string queue_id(const smtp::decision& d) {
+    const std::string text = d.response ? d.response->lines.at(0) : "";
+    return text.substr(text.rfind(' ') + 1);
+  }
+  std::shared_ptr<srv::inbound_direct> direct;
+  void use_direct() {
+    direct = std::make_shared<srv::inbound_direct>(std::make_shared<srv::local_delivery>(store));
+    pol->set_direct(direct);
   }
   std::vector<std::string> mailbox(const std::string& account, const std::string& box) {
     std::vector<std::string> out;
@@ -271,6 +290,205 @@ TEST_F(policy_fixture, DmarcRejectAndQuarantine) {
   auto junk = mailbox("alice@example.com", "Junk");
   ASSERT_EQ(junk.size(), 1u);
   EXPECT_NE(junk[0].find("dmarc=fail"), std::string::npos);
+}
+
+TEST_F(policy_fixture, DirectDeliveryIsInTheMailboxAtThe250) {
+  use_direct();
+  smtp::envelope e;
+  e.esmtp = true;
+  ASSERT_EQ(code(mail(e, "x", "good.example")), 250);
+  ASSERT_EQ(code(rcpt(e, "alice", "example.com")), 250);
+  auto d = data(e, "From: x@good.example\r\nSubject: hello\r\n\r\nbody\r\n");
+  ASSERT_EQ(code(d), 250);
+  const std::string id = queue_id(d);
+  // Durable in the store before the answer, and never queued.
+  EXPECT_TRUE(queue->ids().empty());
+  auto inbox = mailbox("alice@example.com", "INBOX");
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_EQ(inbox[0].rfind("Return-Path: <x@good.example>\r\nDelivered-To: alice@example.com\r\n"
+                           "Received: from client.good.example ([192.0.2.10])\r\n\tby "
+                           "mx.example.com (mailkit) with ESMTP id " +
+                               id + "\r\n",
+                           0),
+            0u)
+      << inbox[0];
+  EXPECT_NE(inbox[0].find("spf=pass"), std::string::npos);
+  // DMARC quarantine: straight into Junk.
+  s.peer_address = "198.51.100.1";
+  smtp::envelope qu;
+  ASSERT_EQ(code(mail(qu, "x", "quarantine.example")), 250);
+  ASSERT_EQ(code(rcpt(qu, "alice", "example.com")), 250);
+  ASSERT_EQ(code(data(qu, "From: x@quarantine.example\r\nSubject: junk\r\n\r\nbody\r\n")), 250);
+  EXPECT_TRUE(queue->ids().empty());
+  EXPECT_EQ(mailbox("alice@example.com", "Junk").size(), 1u);
+  const auto st = direct->stats();
+  EXPECT_EQ(st.messages, 2u);
+  EXPECT_EQ(st.delivered, 2u);
+  EXPECT_EQ(st.to_queue, 0u);
+}
+
+TEST_F(policy_fixture, DirectLeavesWhatItCannotDeliverToTheQueue) {
+  use_direct();
+  // bob's 3000-byte quota cannot take this message (no SIZE was declared, so RCPT passed):
+  // alice has it at the 250, bob's copy is left to the queue under the same id, which bounces
+  // it (RFC 3463 5.2.2) with a DSN to the sender.
+  smtp::envelope e;
+  ASSERT_EQ(code(mail(e, "x", "good.example")), 250);
+  ASSERT_EQ(code(rcpt(e, "alice", "example.com")), 250);
+  ASSERT_EQ(code(rcpt(e, "bob", "example.com")), 250);
+  auto d =
+      data(e, "From: x@good.example\r\nSubject: big\r\n\r\n" + std::string(4000, 'y') + "\r\n");
+  ASSERT_EQ(code(d), 250);
+  const std::string id = queue_id(d);
+  EXPECT_EQ(mailbox("alice@example.com", "INBOX").size(), 1u);
+  auto st = queue->status(id);
+  ASSERT_TRUE(st) << id;
+  ASSERT_EQ(st->env.recipients.size(), 1u);
+  EXPECT_EQ(st->env.recipients[0].address, "bob@example.com");
+  queue->deliver_due();
+  EXPECT_FALSE(queue->status(id)); // bounced and gone
+  EXPECT_EQ(queue->stats().dsns, 1u);
+  EXPECT_EQ(mailbox("bob@example.com", "INBOX").size(), 0u);
+  EXPECT_EQ(mailbox("alice@example.com", "INBOX").size(), 1u); // not delivered twice
+  EXPECT_EQ(direct->stats().to_queue, 1u);
+}
+
+TEST_F(policy_fixture, DirectNotForSuccessNotificationsOrRemoteRecipients) {
+  use_direct();
+  // RFC 3461 §4.1 NOTIFY=SUCCESS: the queue writes that DSN, so the message is queued.
+  smtp::envelope e;
+  ASSERT_EQ(code(mail(e, "x", "good.example")), 250);
+  smtp::dsn_notify n;
+  n.success = true;
+  ASSERT_EQ(code(rcpt(e, "alice", "example.com", n)), 250);
+  auto d = data(e, "From: x@good.example\r\nSubject: s\r\n\r\nbody\r\n");
+  ASSERT_EQ(code(d), 250);
+  EXPECT_TRUE(queue->status(queue_id(d)));
+  // A remote recipient among local ones: the whole message is queued.
+  smtp::envelope a;
+  a.authenticated_as = "alice@example.com";
+  ASSERT_EQ(code(mail(a, "alice", "example.com")), 250);
+  ASSERT_EQ(code(rcpt(a, "bob", "example.com")), 250);
+  ASSERT_EQ(code(rcpt(a, "friend", "elsewhere.example")), 250);
+  auto d2 = data(a, "From: alice@example.com\r\nSubject: s\r\n\r\nbody\r\n");
+  ASSERT_EQ(code(d2), 250);
+  EXPECT_TRUE(queue->status(queue_id(d2)));
+  EXPECT_EQ(mailbox("bob@example.com", "INBOX").size(), 0u);
+  EXPECT_EQ(direct->stats().messages, 0u);
+}
+
+namespace {
+
+// A delivery target that holds every call until released and counts its calls.
+struct gate_target final : q::delivery_target {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::atomic<int> calls{0};
+  std::atomic<std::size_t> items{0};
+  void deliver(std::span<q::delivery_item> its) override {
+    ++calls;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return open; });
+    }
+    items += its.size();
+    for (auto& it : its)
+      it.result = {q::delivery_result::status::delivered, "2.0.0", "250 stored", "", 0};
+  }
+  void release() {
+    {
+      std::lock_guard lock(mu);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+q::envelope local_envelope(int n) {
+  q::envelope e;
+  e.id = "0000000000000000000" + std::to_string(100 + n);
+  q::recipient r;
+  r.address = "alice@example.com";
+  e.recipients = {r, r};
+  return e;
+}
+
+} // namespace
+
+TEST(InboundDirect, GroupCommitTakesEverythingWaiting) {
+  // A lone message is delivered on the caller's thread. While that delivery is held, 40 more
+  // arrive from four threads: the committer takes what is waiting when it wakes, then all the
+  // rest in one more call (one store transaction each); every handler is called once.
+  auto target = std::make_shared<gate_target>();
+  srv::direct_options o;
+  o.threads = 1;
+  srv::inbound_direct d(target, o);
+  std::atomic<int> done{0};
+  auto handler = [&](std::vector<q::delivery_result> rs) {
+    EXPECT_EQ(rs.size(), 2u);
+    for (const auto& r : rs)
+      EXPECT_EQ(r.outcome, q::delivery_result::status::delivered);
+    ++done;
+  };
+  const auto caller = std::this_thread::get_id();
+  std::thread::id ran_on;
+  std::thread first([&] {
+    d.async_deliver(local_envelope(0), "Subject: 0\r\n\r\nx\r\n",
+                    [&](std::vector<q::delivery_result> rs) {
+                      ran_on = std::this_thread::get_id();
+                      handler(std::move(rs));
+                    });
+  });
+  const auto first_id = first.get_id();
+  for (int i = 0; i < 400 && target->calls.load() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(target->calls.load(), 1);
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t)
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i)
+        d.async_deliver(local_envelope(1 + t * 10 + i), "Subject: n\r\n\r\nx\r\n", handler);
+    });
+  for (auto& t : senders)
+    t.join();
+  target->release();
+  first.join();
+  EXPECT_EQ(ran_on, first_id); // inline: the caller's thread
+  EXPECT_NE(ran_on, caller);
+  d.stop(); // finishes what was handed over
+  EXPECT_EQ(done.load(), 41);
+  EXPECT_GE(target->calls.load(), 2);
+  EXPECT_LE(target->calls.load(), 3);
+  EXPECT_EQ(target->items.load(), 82u);
+  const auto st = d.stats();
+  EXPECT_EQ(st.messages, 41u);
+  EXPECT_EQ(st.batches, static_cast<std::uint64_t>(target->calls.load()));
+  EXPECT_EQ(st.delivered, 82u);
+  // Stopped: an answer at once, transient, so that the policy queues the message instead.
+  std::vector<q::delivery_result> late;
+  d.async_deliver(local_envelope(99), "Subject: late\r\n\r\nx\r\n",
+                  [&](std::vector<q::delivery_result> rs) { late = std::move(rs); });
+  ASSERT_EQ(late.size(), 2u);
+  EXPECT_EQ(late[0].outcome, q::delivery_result::status::transient);
+  EXPECT_LE(target->calls.load(), 3);
+}
+
+TEST(InboundDirect, Eligibility) {
+  q::envelope e = local_envelope(0);
+  EXPECT_TRUE(srv::inbound_direct::eligible(e));
+  e.recipients[1].notify = q::notify::success | q::notify::failure;
+  EXPECT_FALSE(srv::inbound_direct::eligible(e));
+  e.recipients[1].notify = q::notify::never;
+  EXPECT_TRUE(srv::inbound_direct::eligible(e));
+  e.recipients[1].where = q::route::remote;
+  EXPECT_FALSE(srv::inbound_direct::eligible(e));
+  e = local_envelope(0);
+  e.bounce = true;
+  EXPECT_FALSE(srv::inbound_direct::eligible(e));
+  e.recipients.clear();
+  e.bounce = false;
+  EXPECT_FALSE(srv::inbound_direct::eligible(e));
 }
 
 TEST(PolicyHelpers, StripOwnAuthenticationResults) {

@@ -5,6 +5,8 @@
 /// into an smtp::service on its own I/O thread, and runs the queue's delivery workers with
 /// local delivery into the store (and a remote transport, when one is given, for alias targets
 /// outside our domains and authenticated relaying; without one those recipients stay deferred).
+/// Mail for local recipients only skips the queue (inbound_direct.hpp, `direct_delivery`): it
+/// is appended into the mailboxes, group-committed across sessions, before the 250.
 ///
 /// @code
 ///   server::inbound_config cfg;
@@ -24,6 +26,7 @@
 
 #include <mailkit/dns/resolver.hpp>
 #include <mailkit/queue/queue.hpp>
+#include <mailkit/server/inbound_direct.hpp>
 #include <mailkit/server/inbound_policy.hpp>
 #include <mailkit/server/local_delivery.hpp>
 #include <mailkit/smtp/server_session.hpp>
@@ -53,6 +56,10 @@ struct inbound_config {
   unsigned delivery_threads = 4;
   std::size_t delivery_batch = 64;
   std::chrono::milliseconds delivery_wait{20}; ///< see queue::options::delivery_wait
+  /// Local-only mail goes straight into the store before the 250 (inbound_direct.hpp): one
+  /// durable write instead of queue file + record + store. false: everything is queued first.
+  bool direct_delivery = true;
+  direct_options direct; ///< its committer threads and batch bounds
   std::size_t max_connections = 1000;
   std::size_t max_connections_per_ip = 100;
   smtp::session_timeouts timeouts;
@@ -81,6 +88,8 @@ public:
   [[nodiscard]] queue::queue& mail_queue() noexcept;
   [[nodiscard]] smtp::service& service() noexcept;
   [[nodiscard]] std::shared_ptr<store::mail_store> shared_store() const noexcept;
+  /// The direct path (null when inbound_config::direct_delivery is off).
+  [[nodiscard]] inbound_direct* direct() noexcept;
 
 private:
   inbound() = default;

@@ -19,6 +19,9 @@
 ///   (RFC 8601) are stored before the message; Authentication-Results fields that claim our
 ///   authserv-id are removed first (RFC 8601 §5). Then the queue makes the message durable and
 ///   the 250 names the queue id. Queue failures: 452 4.3.1 (disk or queue full), 451 4.3.0.
+///   With set_direct(), a message for local recipients only is appended into their mailboxes
+///   first (one durable write instead of queue + store); the 250 follows the store's commit,
+///   and recipients it could not take (full mailbox, store error) are queued as before.
 ///
 /// Standards: RFC 5321 §3.9, §4.4, §4.5.1 (Postmaster); RFC 7208; RFC 6376; RFC 7489 §6.6;
 /// RFC 8601 §5; RFC 3848 (WITH protocol types); RFC 7372 (5.7.23); RFC 3463.
@@ -30,6 +33,7 @@
 #include <mailkit/core/clock.hpp>
 #include <mailkit/dns/resolver.hpp>
 #include <mailkit/queue/queue.hpp>
+#include <mailkit/server/inbound_direct.hpp>
 #include <mailkit/smtp/policy.hpp>
 #include <mailkit/store/store.hpp>
 
@@ -67,6 +71,11 @@ public:
   inbound_policy(policy_config cfg, std::shared_ptr<store::mail_store> store,
                  std::shared_ptr<queue::queue> q, std::shared_ptr<dns::resolver> resolver);
   ~inbound_policy() override;
+
+  /// Local-only messages go straight into the store through `direct` (inbound_direct.hpp)
+  /// instead of through the queue; null (the default): everything goes through the queue.
+  /// Call before the service starts.
+  void set_direct(std::shared_ptr<inbound_direct> direct);
 
   void on_mail(const smtp::session_info& s, const smtp::envelope& e,
                smtp::decision_handler done) override;
