@@ -276,4 +276,5 @@ if [[ -x $BUILD/benchmarks/store/store_throughput ]] && command -v doveadm >/dev
 else
   echo "store benchmark skipped: store_throughput or doveadm missing" | tee -a "$RESULTS"
 fi
+if [[ -x $BUILD/tests/interop/imap/mailkit_imap_server ]] && command -v dovecot >/dev/null; then bash "$HERE/imap_bench.sh" "$BUILD" 2>&1 | tee -a "$RESULTS" || rc=1; else echo "IMAP benchmark (issue 6) skipped: mailkit_imap_server or dovecot missing" | tee -a "$RESULTS"; fi
 exit "$rc"

@@ -7,9 +7,15 @@
 #include <mailkit/mime/message.hpp>
 #include <mailkit/store/error.hpp>
 #include <mailkit/store/mailbox_name.hpp>
+#include <mailkit/store/text_index.hpp>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <list>
 #include <map>
+#include <mutex>
+#include <unordered_map>
 
 namespace mailkit::server {
 
@@ -48,16 +54,49 @@ bool icontains(std::string_view hay, std::string_view needle) noexcept {
   return false;
 }
 
-std::string flags_text(const store::flag_set& f) {
-  std::string out = "(";
+/// RFC 7162 §3.1.2.1: HIGHESTMODSEQ is a positive number, sent for every mailbox. The store
+/// counts 0 for a mailbox nothing ever changed in (it has no messages and never had), so that
+/// is reported as 1; the first change there takes the store to 1 too, but it also moves UIDNEXT
+/// (an append) or nothing a client holds can have changed, so no client misses it.
+std::uint64_t wire_highestmodseq(std::uint64_t store_value) {
+  return std::max<std::uint64_t>(store_value, 1);
+}
+
+/// "(\\Seen kw ...)": system flags first, as flag_set::names() lists them (no temporaries:
+/// FETCH FLAGS writes this once per message).
+void append_flags(std::string& out, const store::flag_set& f) {
+  static constexpr std::pair<std::uint8_t, std::string_view> sys[] = {
+      {store::flag_seen, "\\Seen"},
+      {store::flag_answered, "\\Answered"},
+      {store::flag_flagged, "\\Flagged"},
+      {store::flag_deleted, "\\Deleted"},
+      {store::flag_draft, "\\Draft"}};
+  out += '(';
   bool first = true;
-  for (const auto& n : f.names()) {
+  for (const auto& [bit, name] : sys)
+    if (f.system & bit) {
+      if (!first) out += ' ';
+      first = false;
+      out += name;
+    }
+  for (const auto& k : f.keywords) {
     if (!first) out += ' ';
     first = false;
-    out += n;
+    out += k;
   }
   out += ')';
+}
+
+std::string flags_text(const store::flag_set& f) {
+  std::string out;
+  append_flags(out, f);
   return out;
+}
+
+void append_number(std::string& out, std::uint64_t n) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, r.ptr);
 }
 
 std::string uid_list(const std::vector<uid_type>& uids) {
@@ -99,6 +138,84 @@ std::string field_value(std::string_view whole, std::size_t name_size) {
   std::string v(whole.substr(name_size + 1));
   return v;
 }
+
+/// The encoded ENVELOPE, BODY and BODYSTRUCTURE of message bodies, shared by every session of
+/// the process. A body never changes, so neither do these texts: a warm FETCH of a large
+/// mailbox then reads no structure record and encodes nothing (Dovecot keeps the same texts in
+/// its cache file). Least recently used bodies go first past max_bytes.
+class fetch_text_cache {
+public:
+  enum slot : unsigned { envelope = 0, body = 2, bodystructure = 4 }; ///< + 1 under UTF8=ACCEPT
+  static constexpr std::size_t max_bytes = 64u << 20;
+
+  static fetch_text_cache& instance() {
+    static fetch_text_cache cache;
+    return cache;
+  }
+  /// Append the text of (blob, slot) to `out`; false when it is not cached.
+  bool append(const std::string& blob, unsigned slot, std::string& out) {
+    if (blob.empty()) return false;
+    std::lock_guard lock(mutex_);
+    auto it = index_.find(key_of(blob));
+    if (it == index_.end() || !it->second->has[slot] || it->second->blob != blob) return false;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    out += it->second->texts[slot];
+    return true;
+  }
+  void put(const std::string& blob, unsigned slot, std::string_view text) {
+    if (blob.empty() || text.size() > max_bytes / 64) return;
+    std::lock_guard lock(mutex_);
+    const auto key = key_of(blob);
+    auto it = index_.find(key);
+    if (it != index_.end() && it->second->blob != blob) {
+      drop(it->second); // another body with the same key: the newer one wins
+      it = index_.end();
+    }
+    if (it == index_.end()) {
+      lru_.emplace_front();
+      lru_.front().blob = blob;
+      bytes_ += blob.size() + overhead;
+      it = index_.emplace(key, lru_.begin()).first;
+    } else {
+      lru_.splice(lru_.begin(), lru_, it->second);
+    }
+    auto& e = *it->second;
+    bytes_ -= e.texts[slot].size();
+    e.texts[slot] = text;
+    e.has[slot] = true;
+    bytes_ += text.size();
+    while (bytes_ > max_bytes && lru_.size() > 1)
+      drop(std::prev(lru_.end()));
+  }
+
+private:
+  struct entry;
+  /// Body identifiers are random: FNV-1a of the text is a good enough key, and the entry keeps
+  /// the whole identifier to tell a collision from a hit.
+  static std::uint64_t key_of(std::string_view blob) noexcept {
+    std::uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : blob)
+      h = (h ^ c) * 1099511628211ull;
+    return h;
+  }
+  void drop(std::list<entry>::iterator e) {
+    bytes_ -= e->blob.size() + overhead;
+    for (const auto& t : e->texts)
+      bytes_ -= t.size();
+    index_.erase(key_of(e->blob));
+    lru_.erase(e);
+  }
+  static constexpr std::size_t overhead = 256; ///< per entry: node, index slot, strings
+  struct entry {
+    std::string blob;
+    std::array<std::string, 6> texts;
+    std::array<bool, 6> has{};
+  };
+  std::mutex mutex_;
+  std::list<entry> lru_;
+  std::unordered_map<std::uint64_t, std::list<entry>::iterator> index_;
+  std::size_t bytes_ = 0;
+};
 
 /// Children of each part of a cached structure (depth first; the root is its own parent).
 std::vector<std::vector<std::uint32_t>> children_of(const store::message_structure& st) {
@@ -349,6 +466,7 @@ struct imap_executor::fetch_job {
   std::map<uid_type, store::message_info> seen_now;
   bool want_flags = false, want_uid = false, want_modseq = false, needs_structure = false,
        needs_raw = false;
+  std::string line; ///< the FETCH response being built, reused message after message
 };
 
 imap_executor::imap_executor(std::shared_ptr<store::mail_store> store) : store_(std::move(store)) {}
@@ -516,12 +634,26 @@ void imap_executor::apply_changes(imap::server& s, bool allow_expunge) {
   flush_exists();
 }
 
-void imap_executor::resync(imap::server& s) {
+bool imap_executor::resync_needed() const {
+  return sel_ && sub_ && sub_->overflowed();
+}
+
+void imap_executor::prepare_resync() {
+  if (!resync_needed()) return;
+  // Subscribe before listing, so that no change falls between the two.
   auto sub = store_->subscribe(account_, sel_->name);
   if (!sub) return; // keep the old subscription; the next call tries again
   auto msgs = store_->messages(account_, sel_->name);
   if (!msgs) return;
-  sub_ = std::move(*sub);
+  prepared_ = std::make_unique<prepared_resync>(prepared_resync{std::move(*sub), std::move(*msgs)});
+}
+
+void imap_executor::resync(imap::server& s) {
+  if (!prepared_) prepare_resync(); // the store reads, unless the session did them already
+  if (!prepared_) return;
+  const auto prepared = std::move(prepared_);
+  sub_ = prepared->sub;
+  const auto* msgs = &prepared->messages;
   deferred_.clear();
   own_.clear();
   auto& uids = sel_->uids;
@@ -678,10 +810,32 @@ void imap_executor::finish_idle(imap::server& s) {
   s.complete("OK", "", "IDLE terminated");
 }
 
+store::uid_type imap_executor::matched_uid(
+    const std::pair<imap::sequence_set, imap::sequence_set>& seq_match) const {
+  // Walk both sets in step, in ascending order (RFC 7162 §3.2.5.2 asks the client to list them
+  // so), stopping at the first pair whose sequence number no longer names that UID. The walk
+  // is bounded by the mailbox size: a larger sequence number cannot match.
+  const auto count = static_cast<std::uint32_t>(sel_->uids.size());
+  const auto seqs = seq_match.first.resolve(count);
+  const auto uids = seq_match.second.resolve(sel_->uids.empty() ? 0 : sel_->uids.back());
+  store::uid_type matched = 0;
+  std::size_t si = 0, ui = 0;
+  std::uint64_t seq = seqs.empty() ? 0 : seqs[0].first;
+  std::uint64_t uid = uids.empty() ? 0 : uids[0].first;
+  while (si < seqs.size() && ui < uids.size()) {
+    if (seq == 0 || seq > count || sel_->uids[seq - 1] != uid) break;
+    matched = static_cast<store::uid_type>(uid);
+    if (++seq > seqs[si].second && ++si < seqs.size()) seq = seqs[si].first;
+    if (++uid > uids[ui].second && ++ui < uids.size()) uid = uids[ui].first;
+  }
+  return matched;
+}
+
 void imap_executor::do_select(imap::server& s, const imap::cmd_select& c) {
   const bool had = sel_.has_value();
   sel_.reset();
   sub_.reset();
+  prepared_.reset();
   deferred_.clear();
   own_.clear();
   saved_.clear();
@@ -729,17 +883,31 @@ void imap_executor::do_select(imap::server& s, const imap::cmd_select& c) {
   s.untagged("OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)]");
   s.untagged("OK [UIDVALIDITY " + std::to_string(info->uidvalidity) + "]");
   s.untagged("OK [UIDNEXT " + std::to_string(info->uidnext) + "]");
-  // RFC 7162 §3.1.2.1: mod-sequence values are positive; an untouched mailbox reports none.
-  if (info->highestmodseq > 0)
-    s.untagged("OK [HIGHESTMODSEQ " + std::to_string(info->highestmodseq) + "]");
+  // RFC 7162 §3.1.2.1: every mailbox has a (positive) HIGHESTMODSEQ.
+  s.untagged("OK [HIGHESTMODSEQ " + std::to_string(wire_highestmodseq(info->highestmodseq)) + "]");
   sel_ = std::move(sel);
   sub_ = std::move(*sub);
   // RFC 7162 §3.2.5: QRESYNC with the client's UIDVALIDITY: what vanished and what changed.
   if (c.qresync && s.enabled("QRESYNC") && c.qresync->uidvalidity == info->uidvalidity) {
     auto gone = store_->expunged_since(account_, info->name, c.qresync->modseq);
-    if (gone && !gone->empty())
-      s.untagged("VANISHED (EARLIER) " +
-                 imap::sequence_set::format(imap::sequence_set::compress(std::move(*gone))));
+    if (gone) {
+      const auto largest_uid = static_cast<std::uint32_t>(info->uidnext - 1);
+      // RFC 7162 §3.2.5.2: with known-uids, only UIDs the client names are reported.
+      if (c.qresync->known_uids)
+        std::erase_if(*gone, [&](store::uid_type u) {
+          return !c.qresync->known_uids->contains(u, largest_uid);
+        });
+      // RFC 7162 §3.2.5.2: the seq-match data. While the client's sequence numbers still name
+      // the UIDs it gives, no message below those UIDs was expunged (sequence numbers would
+      // have moved), so only UIDs above the last pair that still matches need reporting.
+      if (c.qresync->seq_match) {
+        const store::uid_type below = matched_uid(*c.qresync->seq_match);
+        std::erase_if(*gone, [&](store::uid_type u) { return u <= below; });
+      }
+      if (!gone->empty())
+        s.untagged("VANISHED (EARLIER) " +
+                   imap::sequence_set::format(imap::sequence_set::compress(std::move(*gone))));
+    }
     auto changed = store_->changed_since(account_, info->name, c.qresync->modseq);
     if (changed)
       for (const auto& m : *changed) {
@@ -787,6 +955,27 @@ bool list_match(std::string_view pat, std::string_view name) {
 void imap_executor::do_list(imap::server& s, const imap::cmd_list& c) {
   auto all = store_->mailboxes(account_);
   if (!all) return fail(s, all.error(), "LIST failed");
+  // Names that are only a level of hierarchy: a parent deleted while its children stay
+  // (RFC 9051 §6.3.4). Each goes before its first child, with exists == false.
+  std::set<std::string> names;
+  for (const auto& mb : *all)
+    names.insert(mb.name);
+  std::vector<std::pair<const store::mailbox_info*, bool>> entries;
+  std::vector<std::unique_ptr<store::mailbox_info>> implied;
+  for (const auto& mb : *all) {
+    for (auto slash = mb.name.find('/'); slash != std::string::npos;
+         slash = mb.name.find('/', slash + 1)) {
+      std::string parent = mb.name.substr(0, slash);
+      if (parent.empty() || !names.insert(parent).second) continue;
+      implied.push_back(std::make_unique<store::mailbox_info>());
+      implied.back()->name = std::move(parent);
+      entries.emplace_back(implied.back().get(), false);
+    }
+    entries.emplace_back(&mb, true);
+  }
+  // RFC 5258 §3 (and RFC 9051 §7.3.1): \NonExistent, which implies \Noselect; an IMAP4rev1
+  // client using the base syntax gets the \Noselect it knows.
+  const char* nonexistent = c.extended || s.enabled("IMAP4REV2") ? "\\NonExistent" : "\\Noselect";
   const char* verb = c.lsub ? "LSUB" : "LIST";
   for (const auto& raw : c.patterns) {
     auto ref = client_name(s, c.reference);
@@ -798,7 +987,8 @@ void imap_executor::do_list(imap::server& s, const imap::cmd_list& c) {
       continue;
     }
     const std::string full = *ref + *pat;
-    for (const auto& mb : *all) {
+    for (const auto& [entry, exists] : entries) {
+      const store::mailbox_info& mb = *entry;
       // RFC 3501 §5.1: INBOX is case-insensitive, so is a pattern that spells it.
       std::string name = mb.name;
       bool match = list_match(full, name);
@@ -820,13 +1010,15 @@ void imap_executor::do_list(imap::server& s, const imap::cmd_list& c) {
       if ((c.lsub || c.subscribed) && !mb.subscribed && !childinfo) continue;
       if (c.special_use_only && mb.special_use.empty()) continue;
       std::string attrs = children ? "\\HasChildren" : "\\HasNoChildren";
+      if (!exists) attrs = std::string(nonexistent) + " " + attrs;
       if ((c.return_subscribed || c.subscribed) && mb.subscribed) attrs += " \\Subscribed";
       // RFC 6154 §2: special-use attributes go out in LIST (not LSUB).
       if (!mb.special_use.empty() && !c.lsub) attrs += " " + mb.special_use;
       s.untagged(std::string(verb) + " (" + attrs + ") \"/\" " + wire_name(s, name) +
                  (childinfo ? " (\"CHILDINFO\" (\"SUBSCRIBED\"))" : ""));
-      if (!c.return_status.empty() && !c.lsub) {
-        // RFC 5819 §2: a STATUS response after the mailbox's LIST response.
+      if (!c.return_status.empty() && !c.lsub && exists) {
+        // RFC 5819 §2: a STATUS response after the mailbox's LIST response (not for a name
+        // that is no mailbox).
         imap::cmd_status st;
         st.mailbox = name;
         st.items = c.return_status;
@@ -859,7 +1051,7 @@ void imap_executor::do_list(imap::server& s, const imap::cmd_list& c) {
           else if (item == "SIZE")
             v = size;
           else if (item == "HIGHESTMODSEQ")
-            v = mb.highestmodseq;
+            v = wire_highestmodseq(mb.highestmodseq);
           else if (item != "RECENT")
             continue;
           if (!first) line += ' ';
@@ -907,7 +1099,7 @@ void imap_executor::do_status(imap::server& s, const imap::cmd_status& c) {
     else if (item == "SIZE")
       v = size;
     else if (item == "HIGHESTMODSEQ")
-      v = mb->highestmodseq; // RFC 7162 §3.1.8
+      v = wire_highestmodseq(mb->highestmodseq); // RFC 7162 §3.1.8
     else if (item != "RECENT")
       continue; // RFC 3501: nothing is recent
     if (!first) line += ' ';
@@ -1053,19 +1245,6 @@ void imap_executor::run_fetch(imap::server& s) {
     // session and continue in resume().
     if (s.output().size() - std::min(s.output().size(), start_output) >= fetch_chunk_bytes) return;
     auto& m = j.msgs[j.next];
-    if (j.needs_structure && j.batch_at >= j.batch.size()) {
-      // Structures for a dense run of messages come in one read (store::structures); a sparse
-      // set is read message by message, so that "1,100000" does not read all in between.
-      j.batch.clear();
-      j.batch_at = 0;
-      const std::size_t last = std::min(j.msgs.size(), j.next + fetch_structure_batch) - 1;
-      const std::uint64_t span = std::uint64_t{j.msgs[last].uid} - m.uid;
-      if (last - j.next + 1 >= 8 && span < 4 * std::uint64_t{last - j.next + 1}) {
-        auto r = store_->structures(account_, sel_->name, m.uid, j.msgs[last].uid);
-        if (!r) return abort(r.error());
-        j.batch = std::move(*r);
-      }
-    }
     const auto seq = seq_of(m.uid);
     if (seq == 0) continue;
     bool flags_changed = false;
@@ -1077,35 +1256,68 @@ void imap_executor::run_fetch(imap::server& s) {
     std::optional<store::message_structure> st;
     std::vector<std::vector<std::uint32_t>> ch;
     std::string raw;
-    if (j.needs_structure) {
+    // The structure is read only when an item needs it and its text is not cached.
+    const auto load_structure = [&]() -> mailkit::error_code {
+      if (st) return {};
       while (j.batch_at < j.batch.size() && j.batch[j.batch_at].first < m.uid)
         ++j.batch_at;
+      if (j.batch_at >= j.batch.size()) {
+        // Structures for a dense run of messages come in one read (store::structures); a
+        // sparse set is read message by message, so that "1,100000" does not read all in
+        // between.
+        j.batch.clear();
+        j.batch_at = 0;
+        const std::size_t last = std::min(j.msgs.size(), j.next + fetch_structure_batch) - 1;
+        const std::uint64_t span = std::uint64_t{j.msgs[last].uid} - m.uid;
+        if (last - j.next + 1 >= 8 && span < 4 * std::uint64_t{last - j.next + 1}) {
+          auto r = store_->structures(account_, sel_->name, m.uid, j.msgs[last].uid);
+          if (!r) return r.error();
+          j.batch = std::move(*r);
+        }
+      }
       if (j.batch_at < j.batch.size() && j.batch[j.batch_at].first == m.uid) {
         st = std::move(j.batch[j.batch_at].second);
       } else {
         auto r = store_->structure(account_, sel_->name, m.uid);
-        if (!r) return abort(r.error());
+        if (!r) return r.error();
         st = std::move(*r);
       }
       ch = children_of(*st);
-    }
+      return {};
+    };
     if (j.needs_raw) {
+      if (auto ec = load_structure()) return abort(ec);
       auto r = store_->fetch(account_, sel_->name, m.uid);
       if (!r) return abort(r.error());
       raw = std::move(*r);
     }
-    std::string line = std::to_string(seq) + " FETCH (";
+    auto& cache = fetch_text_cache::instance();
+    std::string& line = j.line; // one buffer for the whole FETCH: no allocation per message
+    line.clear();
+    append_number(line, seq);
+    line += " FETCH (";
     bool first = true;
     const auto sep = [&] {
       if (!first) line += ' ';
       first = false;
+    };
+    // ENVELOPE, BODY and BODYSTRUCTURE from the cache, else encoded (and cached) here.
+    const auto cached = [&](unsigned slot, const auto& encode) -> mailkit::error_code {
+      slot += utf8 ? 1 : 0;
+      if (cache.append(m.blob_id, slot, line)) return {};
+      if (auto ec = load_structure()) return ec;
+      const auto at = line.size();
+      encode();
+      cache.put(m.blob_id, slot, std::string_view(line).substr(at));
+      return {};
     };
     for (const auto& it : j.items) {
       using k = imap::fetch_item::kind;
       switch (it.k) {
       case k::flags:
         sep();
-        line += "FLAGS " + flags_text(m.flags);
+        line += "FLAGS ";
+        append_flags(line, m.flags);
         break;
       case k::uid:
         break; // written once below
@@ -1117,19 +1329,26 @@ void imap_executor::run_fetch(imap::server& s) {
         break;
       case k::rfc822_size:
         sep();
-        line += "RFC822.SIZE " + std::to_string(m.size);
+        line += "RFC822.SIZE ";
+        append_number(line, m.size);
         break;
       case k::envelope:
         sep();
         line += "ENVELOPE ";
-        append_envelope(line, st->env, utf8);
+        if (auto ec =
+                cached(fetch_text_cache::envelope, [&] { append_envelope(line, st->env, utf8); }))
+          return abort(ec);
         break;
       case k::body:
-      case k::bodystructure:
+      case k::bodystructure: {
         sep();
-        line += it.k == k::body ? "BODY " : "BODYSTRUCTURE ";
-        append_body(line, *st, ch, 0, it.k == k::bodystructure, utf8);
+        const bool ext = it.k == k::bodystructure;
+        line += ext ? "BODYSTRUCTURE " : "BODY ";
+        if (auto ec = cached(ext ? fetch_text_cache::bodystructure : fetch_text_cache::body,
+                             [&] { append_body(line, *st, ch, 0, ext, utf8); }))
+          return abort(ec);
         break;
+      }
       case k::section:
       case k::binary:
       case k::binary_size: {
@@ -1167,15 +1386,19 @@ void imap_executor::run_fetch(imap::server& s) {
     }
     if (flags_changed && !j.want_flags) {
       sep();
-      line += "FLAGS " + flags_text(m.flags);
+      line += "FLAGS ";
+      append_flags(line, m.flags);
     }
     if (j.want_uid) {
       sep();
-      line += "UID " + std::to_string(m.uid);
+      line += "UID ";
+      append_number(line, m.uid);
     }
     if (j.want_modseq) {
       sep();
-      line += "MODSEQ (" + std::to_string(m.modseq) + ")";
+      line += "MODSEQ (";
+      append_number(line, m.modseq);
+      line += ')';
     }
     line += ')';
     s.untagged(line);
@@ -1323,12 +1546,54 @@ void imap_executor::do_close(imap::server& s, bool expunge) {
   }
   sel_.reset();
   sub_.reset();
+  prepared_.reset();
   deferred_.clear();
   own_.clear();
   s.complete("OK", "", expunge ? "CLOSE completed" : "UNSELECT completed");
 }
 
 namespace {
+
+/// The UIDs matching each HEADER, BODY and TEXT key of one SEARCH, from the store's text index
+/// (store/text_index.hpp), so that no message file is read for them.
+struct text_hits {
+  std::vector<std::pair<const imap::search_key*, std::vector<uid_type>>> keys;
+  [[nodiscard]] const std::vector<uid_type>* of(const imap::search_key& k) const {
+    for (const auto& [key, uids] : keys)
+      if (key == &k) return &uids;
+    return nullptr;
+  }
+};
+
+/// Look up every text key of `k` in the index. Returns false when the store has no text index
+/// (the keys are then evaluated by reading the messages).
+expected<bool> index_text_keys(store::mail_store& st, const std::string& account,
+                               const std::string& mailbox, const imap::search_key& k,
+                               text_hits& out, unsigned depth = 0) {
+  using op = imap::search_key::op;
+  if (depth > imap::max_search_depth) return true;
+  if (k.o == op::header || k.o == op::body || k.o == op::text) {
+    store::text_query q;
+    if (k.o == op::header) {
+      q.field = store::text_field::header;
+      q.header_name = k.text;
+      q.needle = k.value;
+    } else {
+      q.field = k.o == op::body ? store::text_field::body : store::text_field::text;
+      q.needle = k.text;
+    }
+    auto r = store::search_text(st, account, mailbox, q);
+    if (!r && r.error() == make_error_code(store::errc::invalid_argument)) return false;
+    if (!r) return make_unexpected(r.error());
+    out.keys.emplace_back(&k, std::move(*r));
+    return true;
+  }
+  for (const auto& ch : k.children) {
+    auto r = index_text_keys(st, account, mailbox, ch, out, depth + 1);
+    if (!r || !*r) return r;
+  }
+  return true;
+}
 
 struct search_ctx {
   store::mail_store& st;
@@ -1340,6 +1605,7 @@ struct search_ctx {
   uid_type max_uid;
   const std::vector<uid_type>& saved;
   std::int64_t now;
+  const text_hits* texts; ///< nullptr: match text keys by reading the message
   std::optional<std::string> raw;
   std::optional<store::message_structure> structure;
   bool failed = false;
@@ -1442,14 +1708,19 @@ bool evaluate(const imap::search_key& k, search_ctx& c) {
   case op::smaller:
     return c.m.size < k.number;
   case op::header:
+  case op::body:
+  case op::text:
+    if (c.texts) {
+      // RFC 9051 §6.4.4: case-insensitive substring matches, over the decoded text.
+      const auto* uids = c.texts->of(k);
+      return uids && std::binary_search(uids->begin(), uids->end(), c.m.uid);
+    }
+    if (k.o == op::body) return icontains(c.body(), k.text);
+    if (k.o == op::text) return icontains(c.message(), k.text);
     for (const auto& f : split_header(c.header_block()))
       if (iequals(f.name, k.text) && icontains(field_value(f.whole, f.name.size()), k.value))
         return true;
     return false;
-  case op::body:
-    return icontains(c.body(), k.text);
-  case op::text:
-    return icontains(c.message(), k.text);
   case op::uid:
     if (k.set.is_saved_result())
       return std::find(c.saved.begin(), c.saved.end(), c.m.uid) != c.saved.end();
@@ -1480,11 +1751,15 @@ void imap_executor::do_search(imap::server& s, const imap::cmd_search& c, bool u
   std::vector<uid_type> hits;
   std::vector<std::uint32_t> numbers;
   std::uint64_t max_modseq = 0;
+  text_hits texts;
+  auto indexed = index_text_keys(*store_, account_, sel_->name, c.search.key, texts);
+  if (!indexed) return fail(s, indexed.error(), "SEARCH failed");
   for (const auto& m : *msgs) {
     const auto seq = seq_of(m.uid);
     if (seq == 0) continue; // appended since the client last heard: not in its view yet
-    search_ctx ctx{*store_, account_,     sel_->name,   m,    seq, count, max_uid, saved_,
-                   now,     std::nullopt, std::nullopt, false};
+    search_ctx ctx{*store_,      account_,     sel_->name, m,   seq,
+                   count,        max_uid,      saved_,     now, *indexed ? &texts : nullptr,
+                   std::nullopt, std::nullopt, false};
     const bool hit = evaluate(c.search.key, ctx);
     if (ctx.failed) return s.complete("NO", "UNAVAILABLE", "SEARCH could not read a message");
     if (!hit) continue;

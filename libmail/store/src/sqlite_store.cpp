@@ -7,6 +7,7 @@
 #include <mailkit/mime/message.hpp>
 #include <mailkit/store/mailbox_name.hpp>
 #include <mailkit/store/store.hpp>
+#include <mailkit/store/text_index.hpp>
 
 #include <fcntl.h>
 #include <sodium.h>
@@ -176,7 +177,7 @@ struct account_row {
   std::uint64_t used_bytes = 0, used_messages = 0;
 };
 
-class sqlite_store final : public mail_store {
+class sqlite_store final : public mail_store, public detail::text_search_host {
 public:
   explicit sqlite_store(open_options o) : opt_(std::move(o)) {}
   ~sqlite_store() override {
@@ -199,6 +200,7 @@ public:
     auto blobs = open_file_blob_store(opt_.path + "/blobs", opt_.files);
     if (!blobs) return make_unexpected(blobs.error());
     blobs_ = std::move(*blobs);
+    text_ = std::make_unique<text_index>(opt_.path + "/text");
 
     db_path_ = opt_.path + "/store.db";
     writer_ = std::make_unique<connection>();
@@ -233,7 +235,7 @@ public:
 
   expected<void> remove_domain(std::string_view domain, bool cascade) override {
     auto d = lower(domain);
-    std::vector<std::string> blobs;
+    std::vector<std::string> blobs, addresses;
     auto r = write([&](connection& c) -> expected<void> {
       auto id = domain_id(c, d);
       if (!id) return make_unexpected(id.error());
@@ -241,6 +243,10 @@ public:
       n.bind(1, *id);
       if (n.step() != SQLITE_ROW) return fail(errc::io_error);
       if (n.i64(0) > 0 && !cascade) return fail(errc::cannot_delete);
+      statement a(c, "SELECT address FROM accounts WHERE domain_id=?");
+      a.bind(1, *id);
+      while (a.step() == SQLITE_ROW)
+        addresses.emplace_back(a.text(0));
       statement b(c, "SELECT DISTINCT m.blob FROM messages m JOIN mailboxes x ON "
                      "m.mailbox_id=x.id JOIN accounts a ON x.account_id=a.id WHERE "
                      "a.domain_id=?");
@@ -254,7 +260,11 @@ public:
       if (rc = del.step(); rc != SQLITE_DONE) return sql_fail(rc);
       return {};
     });
-    if (r) drop_unreferenced(blobs);
+    if (r) {
+      drop_unreferenced(blobs);
+      for (const auto& a : addresses)
+        text_->drop_account(a); // the accounts' text indexes (text_index.hpp)
+    }
     return r;
   }
 
@@ -302,7 +312,10 @@ public:
       if (rc = del.step(); rc != SQLITE_DONE) return sql_fail(rc);
       return {};
     });
-    if (r) drop_unreferenced(blobs);
+    if (r) {
+      drop_unreferenced(blobs);
+      text_->drop_account(*a);
+    }
     return r;
   }
 
@@ -550,7 +563,7 @@ public:
       if (rc = del.step(); rc != SQLITE_DONE) return sql_fail(rc);
       return {};
     });
-    if (r) drop_unreferenced(blobs);
+    if (r) (void)text_->forget(*a, drop_unreferenced(blobs));
     return r;
   }
 
@@ -1045,7 +1058,7 @@ public:
       events.push_back({change::kind::expunged, u, modseq, {}});
     publish(mbid, events);
     writer.unlock();
-    drop_unreferenced(blobs);
+    (void)text_->forget(key->first, drop_unreferenced(blobs));
     return gone;
   }
 
@@ -1066,6 +1079,34 @@ public:
     list.push_back(sub);
     return sub;
   }
+
+  // ---- the text index (text_index.hpp) ------------------------------------------------------
+
+  text_index& text() override { return *text_; }
+
+  expected<std::string> canonical_account(std::string_view account) override {
+    return normalize_address(account);
+  }
+
+  expected<std::vector<std::pair<uid_type, std::string>>>
+  message_blobs(std::string_view account, std::string_view mailbox) override {
+    auto key = keys(account, mailbox);
+    if (!key) return make_unexpected(key.error());
+    return read([&](connection& c) -> expected<std::vector<std::pair<uid_type, std::string>>> {
+      auto mb = mailbox_row_of(c, key->first, key->second);
+      if (!mb) return make_unexpected(mb.error());
+      std::vector<std::pair<uid_type, std::string>> out;
+      statement st(c, "SELECT uid, blob FROM messages WHERE mailbox_id=? ORDER BY uid");
+      st.bind(1, mb->id);
+      int rc;
+      while ((rc = st.step()) == SQLITE_ROW)
+        out.emplace_back(static_cast<uid_type>(st.i64(0)), std::string(st.text(1)));
+      if (rc != SQLITE_DONE) return sql_fail(rc);
+      return out;
+    });
+  }
+
+  expected<std::string> blob_data(const std::string& blob) override { return blobs_->get(blob); }
 
   // ---- maintenance -------------------------------------------------------------------------
 
@@ -1549,6 +1590,8 @@ private:
       if (!r) return make_unexpected(r.error());
       return std::optional<append_result>();
     }
+    // SEARCH's text index; a failure here leaves the message to the first search (lazy).
+    (void)text_->add(key->first, *blob, *parsed);
     return std::optional<append_result>(res);
   }
 
@@ -1766,8 +1809,9 @@ private:
 
   /// After a commit that removed rows: delete bodies (and cached structures) no longer named by
   /// any message. Failures leave orphans for the recovery scan, never a missing body.
-  void drop_unreferenced(const std::vector<std::string>& blobs) {
-    if (blobs.empty()) return;
+  /// Returns the bodies removed.
+  std::vector<std::string> drop_unreferenced(const std::vector<std::string>& blobs) {
+    if (blobs.empty()) return {};
     std::lock_guard lock(write_mutex_);
     std::set<std::string> unique(blobs.begin(), blobs.end());
     std::vector<std::string> dead;
@@ -1785,9 +1829,10 @@ private:
       }
       return {};
     });
-    if (!r) return;
+    if (!r) return {};
     for (const auto& b : dead)
       blobs_->remove(b);
+    return dead;
   }
 
   /// Hand committed changes to the mailbox's subscribers. Called with write_mutex_ held, right
@@ -1811,6 +1856,7 @@ private:
   int lock_fd_ = -1;
   std::string db_path_;
   std::unique_ptr<blob_store> blobs_;
+  std::unique_ptr<text_index> text_;
   std::mutex write_mutex_;
   std::unique_ptr<connection> writer_;
   std::mutex reader_mutex_;

@@ -68,6 +68,13 @@ public:
   void push_updates(imap::server& s);
   /// End IDLE (the `idle_done` event).
   void finish_idle(imap::server& s);
+  /// The store dropped changes for this session (more than store::subscription::max_queued):
+  /// the next push_updates() or finish_idle() resynchronizes from a fresh listing.
+  [[nodiscard]] bool resync_needed() const;
+  /// Do the store reads of that resynchronization now (a new subscription, the listing),
+  /// without touching the session's core: the Asio session runs this on a worker thread, so
+  /// that push_updates() and finish_idle(), which run on the I/O thread, only write responses.
+  void prepare_resync();
   /// The change subscription of the selected mailbox (nullptr when none is selected): the
   /// session waits on it during IDLE.
   [[nodiscard]] std::shared_ptr<store::subscription> changes() const { return sub_; }
@@ -83,6 +90,10 @@ private:
   };
 
   void do_select(imap::server& s, const imap::cmd_select& c);
+  /// RFC 7162 §3.2.5.2: the highest UID of a QRESYNC seq-match list up to which the client's
+  /// sequence numbers still name the same UIDs (0 when the first pair already differs).
+  [[nodiscard]] store::uid_type
+  matched_uid(const std::pair<imap::sequence_set, imap::sequence_set>& seq_match) const;
   void do_list(imap::server& s, const imap::cmd_list& c);
   void do_status(imap::server& s, const imap::cmd_status& c);
   void do_append(imap::server& s, const imap::cmd_append& c);
@@ -122,6 +133,11 @@ private:
   std::vector<store::uid_type> saved_; ///< RFC 5182 SEARCH SAVE result ("$")
   struct fetch_job;
   std::unique_ptr<fetch_job> job_; ///< the FETCH being written in chunks
+  struct prepared_resync {
+    std::shared_ptr<store::subscription> sub;
+    std::vector<store::message_info> messages;
+  };
+  std::unique_ptr<prepared_resync> prepared_; ///< prepare_resync()'s reads, not yet applied
 };
 
 } // namespace mailkit::server
