@@ -26,6 +26,7 @@ test_pkgs=(
   nsd unbound ldnsutils
   sqlite3 libcrypt-dev dovecot-core dovecot-imapd
   postfix swaks python3-aiosmtpd openssl
+  isync fetchmail neomutt tmux
 )
 
 # The aarch64 cross build and its qemu-user runs (`make test-arm64`, issue 7, docs/arm64.md):

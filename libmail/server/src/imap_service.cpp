@@ -143,6 +143,11 @@ private:
     bool ok = true;
     for (;;) {
       if (idling_) {
+        // A subscription that overflowed needs store reads: they run on a worker, and the
+        // updates are written here. The reading loop only feeds the core meanwhile (during
+        // IDLE it waits for this writer before it ends the command).
+        if (exec_.resync_needed())
+          co_await offload(svc_->workers_, [this] { exec_.prepare_resync(); });
         exec_.push_updates(core_);
         watch_changes(); // a resynchronization replaces the subscription
       }
@@ -288,7 +293,10 @@ private:
       }
       case k::execute:
         if (std::holds_alternative<imap::cmd_idle>(ev.cmd)) {
-          // No store work: the pending updates come from the subscription's queue.
+          // No store work on this thread: the pending updates come from the subscription's
+          // queue, and a resynchronization reads the store on a worker first.
+          if (exec_.resync_needed())
+            co_await offload(svc_->workers_, [this] { exec_.prepare_resync(); });
           exec_.execute(core_, ev);
           watch_changes();
           idling_ = true;
@@ -308,6 +316,8 @@ private:
       case k::idle_done:
         idling_ = false;
         co_await wait_writer();
+        if (exec_.resync_needed())
+          co_await offload(svc_->workers_, [this] { exec_.prepare_resync(); });
         exec_.finish_idle(core_);
         break;
       case k::close:

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // mailkit_imap_server: server::imap_service over a store, as a process, for the IMAP interop
-// tests (Python imaplib on loopback). A self-signed certificate is made in DIR at the first run.
+// tests (Python imaplib, mbsync, fetchmail, neomutt on loopback). A self-signed certificate is
+// made in DIR at the first run, unless --cert and --key name one (the tests' own CA issued it).
 //
 //   mailkit_imap_server --dir DIR [--hostname H] [--domain D]... [--user ADDR:PASSWORD]...
 //       [--plain-login] [--idle-timeout-ms N] [--max-per-user N] [--auth-delay-ms N]
-//       [--ready-file F]
+//       [--cert PEM --key PEM] [--ready-file F]
 //
 // Listens on two free loopback ports: STARTTLS ("imap") and implicit TLS ("imaps"); prints
 // {"imap":port,"imaps":port,"pid":pid} to --ready-file (or stdout) when listening.
@@ -44,7 +45,7 @@ extern "C" void on_signal(int) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string dir, ready_file, hostname = "imap.mailkit.test";
+  std::string dir, ready_file, hostname = "imap.mailkit.test", cert, key;
   std::vector<std::string> domains, users;
   bool plain_login = false;
   long idle_timeout_ms = 30L * 60 * 1000, auth_delay_ms = 1000;
@@ -73,10 +74,14 @@ int main(int argc, char** argv) {
       auth_delay_ms = std::stol(next());
     else if (a == "--ready-file")
       ready_file = next();
+    else if (a == "--cert")
+      cert = next();
+    else if (a == "--key")
+      key = next();
     else
       usage();
   }
-  if (dir.empty()) usage();
+  if (dir.empty() || cert.empty() != key.empty()) usage();
   std::filesystem::create_directories(dir);
 
   mailkit::store::open_options so;
@@ -97,10 +102,13 @@ int main(int argc, char** argv) {
     (void)store->add_account(u.substr(0, colon), u.substr(colon + 1));
   }
 
-  const std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
-  if (auto r = mailkit::tls::ensure_self_signed(cert, key, {hostname, "127.0.0.1"}); !r) {
-    std::cerr << "certificate: " << r.error().message() << "\n";
-    return 1;
+  if (cert.empty()) {
+    cert = dir + "/cert.pem";
+    key = dir + "/key.pem";
+    if (auto r = mailkit::tls::ensure_self_signed(cert, key, {hostname, "127.0.0.1"}); !r) {
+      std::cerr << "certificate: " << r.error().message() << "\n";
+      return 1;
+    }
   }
   auto tls = mailkit::tls::reloadable_server_context::create({cert, key});
   if (!tls) {

@@ -521,6 +521,117 @@ TEST_F(executor_fixture, QresyncVanished) {
   EXPECT_TRUE(has(r, "g OK [READ-WRITE]")) << r;
 }
 
+TEST_F(executor_fixture, QresyncKnownUidsAndSeqMatch) {
+  for (int i = 0; i < 6; ++i)
+    deliver(simple_message); // UIDs 1 to 6
+  session s(store);
+  s.login();
+  s.send("a ENABLE QRESYNC\r\n");
+  auto r = s.send("b SELECT INBOX\r\n");
+  const auto at = r.find("UIDVALIDITY ");
+  ASSERT_NE(at, std::string::npos) << r;
+  const std::string uv = r.substr(at + 12, r.find(']', at) - at - 12);
+  s.send("c UID STORE 2,5 +FLAGS.SILENT (\\Deleted)\r\n");
+  EXPECT_EQ(s.send("d EXPUNGE\r\n"), "* VANISHED 2\r\n* VANISHED 5\r\nd OK EXPUNGE completed\r\n");
+  // RFC 7162 §3.2.5.2: without known-uids every vanished UID is reported.
+  r = s.send("e SELECT INBOX (QRESYNC (" + uv + " 1))\r\n");
+  EXPECT_TRUE(has(r, "* VANISHED (EARLIER) 2,5\r\n")) << r;
+  // known-uids: only UIDs the client names.
+  r = s.send("f SELECT INBOX (QRESYNC (" + uv + " 1 1:4))\r\n");
+  EXPECT_TRUE(has(r, "* VANISHED (EARLIER) 2\r\n")) << r;
+  r = s.send("g SELECT INBOX (QRESYNC (" + uv + " 1 6:7))\r\n");
+  EXPECT_FALSE(has(r, "VANISHED")) << r;
+  // seq-match: the client's view after 2 went but before 5 did (1->1, 2->3, 3->4) still holds,
+  // so nothing at or below UID 4 vanished since: only 5 is reported.
+  r = s.send("h SELECT INBOX (QRESYNC (" + uv + " 1 1:* (1:3 1,3:4)))\r\n");
+  EXPECT_TRUE(has(r, "* VANISHED (EARLIER) 5\r\n")) << r;
+  // A view from before both expunges (3->3) no longer holds at sequence number 3.
+  r = s.send("i SELECT INBOX (QRESYNC (" + uv + " 1 1:* (1,3 1,3)))\r\n");
+  EXPECT_TRUE(has(r, "* VANISHED (EARLIER) 2,5\r\n")) << r;
+  // Sequence numbers past the mailbox end match nothing.
+  r = s.send("j SELECT INBOX (QRESYNC (" + uv + " 1 1:* (9 9)))\r\n");
+  EXPECT_TRUE(has(r, "* VANISHED (EARLIER) 2,5\r\n")) << r;
+  EXPECT_TRUE(has(r, "j OK [READ-WRITE]")) << r;
+}
+
+TEST_F(executor_fixture, HighestModseqOfAnUntouchedMailbox) {
+  session s(store);
+  s.login();
+  ASSERT_TRUE(has(s.send("a CREATE Empty\r\n"), "a OK"));
+  // RFC 7162 §3.1.2.1: a positive HIGHESTMODSEQ for every mailbox, even one never changed.
+  auto r = s.send("b SELECT Empty (CONDSTORE)\r\n");
+  EXPECT_TRUE(has(r, "* OK [HIGHESTMODSEQ 1]\r\n")) << r;
+  r = s.send("c STATUS Empty (HIGHESTMODSEQ)\r\n");
+  EXPECT_TRUE(has(r, "* STATUS Empty (HIGHESTMODSEQ 1)\r\n")) << r;
+  r = s.send("d LIST \"\" Empty RETURN (STATUS (HIGHESTMODSEQ))\r\n");
+  EXPECT_TRUE(has(r, "* STATUS Empty (HIGHESTMODSEQ 1)\r\n")) << r;
+}
+
+TEST_F(executor_fixture, ListNonExistentParentAndRemote) {
+  session s(store);
+  s.login();
+  ASSERT_TRUE(has(s.send("a CREATE Projects/2025\r\n"), "a OK"));
+  // RFC 9051 §6.3.4: the parent may go while its child stays; it is then only a level of
+  // hierarchy.
+  ASSERT_TRUE(has(s.send("b DELETE Projects\r\n"), "b OK"));
+  auto r = s.send("c LIST \"\" %\r\n");
+  EXPECT_TRUE(has(r, "* LIST (\\Noselect \\HasChildren) \"/\" Projects\r\n")) << r;
+  r = s.send("d LIST \"\" *\r\n");
+  EXPECT_TRUE(has(r, "* LIST (\\Noselect \\HasChildren) \"/\" Projects\r\n")) << r;
+  EXPECT_TRUE(has(r, "* LIST (\\HasNoChildren) \"/\" Projects/2025\r\n")) << r;
+  // RFC 5258 §3: \NonExistent in the extended syntax; no STATUS for it (RFC 5819 §2).
+  r = s.send("e LIST \"\" % RETURN (CHILDREN STATUS (MESSAGES))\r\n");
+  EXPECT_TRUE(has(r, "* LIST (\\NonExistent \\HasChildren) \"/\" Projects\r\n")) << r;
+  EXPECT_FALSE(has(r, "STATUS Projects ")) << r;
+  EXPECT_TRUE(has(r, "* STATUS INBOX (MESSAGES 0)")) << r;
+  // RFC 5258 §3.5: RECURSIVEMATCH reports it as the parent of a subscribed mailbox.
+  ASSERT_TRUE(has(s.send("f SUBSCRIBE Projects/2025\r\n"), "f OK"));
+  r = s.send("g LIST (SUBSCRIBED RECURSIVEMATCH) \"\" %\r\n");
+  EXPECT_TRUE(has(r, "* LIST (\\NonExistent \\HasChildren) \"/\" Projects "
+                     "(\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"))
+      << r;
+  r = s.send("h LIST (SUBSCRIBED) \"\" *\r\n");
+  EXPECT_FALSE(has(r, "\" Projects\r\n")) << r;
+  EXPECT_TRUE(has(r, "\" Projects/2025\r\n")) << r;
+  // RFC 5258 §3.1: REMOTE adds remote mailboxes, of which there are none here.
+  r = s.send("i LIST (REMOTE) \"\" INBOX\r\n");
+  EXPECT_TRUE(has(r, "* LIST (\\HasNoChildren) \"/\" INBOX\r\ni OK")) << r;
+  // Selecting the level of hierarchy fails.
+  EXPECT_TRUE(has(s.send("j SELECT Projects\r\n"), "j NO")) << r;
+}
+
+TEST_F(executor_fixture, IdleResyncReadsTheStoreBeforeWriting) {
+  deliver(simple_message);
+  deliver(simple_message);
+  session a(store), b(store);
+  a.login();
+  b.login();
+  a.send("s SELECT INBOX\r\n");
+  b.send("s SELECT INBOX\r\n");
+  EXPECT_EQ(a.send("i IDLE\r\n"), "+ idling\r\n");
+  auto sub = a.exec.changes();
+  ASSERT_TRUE(sub);
+  mailkit::store::change filler;
+  filler.what = mailkit::store::change::kind::flags_changed;
+  filler.uid = 999;
+  for (std::size_t i = 0; i <= mailkit::store::subscription::max_queued; ++i)
+    sub->push(filler);
+  b.send("x STORE 1 +FLAGS.SILENT (\\Deleted)\r\n");
+  b.send("y EXPUNGE\r\n");
+  ASSERT_TRUE(a.exec.resync_needed());
+  // What the Asio session runs on a worker: store reads only, nothing for the client yet.
+  a.exec.prepare_resync();
+  EXPECT_EQ(a.take(), "");
+  EXPECT_EQ(a.exec.changes(), sub);
+  // Then, on the I/O thread, the updates from the listing already read.
+  deliver(simple_message); // after the listing: comes through the new subscription
+  a.exec.push_updates(a.core);
+  EXPECT_EQ(a.take(), "* 1 EXPUNGE\r\n* 1 FETCH (UID 2 FLAGS ())\r\n");
+  EXPECT_FALSE(a.exec.resync_needed());
+  EXPECT_NE(a.exec.changes(), sub);
+  EXPECT_EQ(a.send("DONE\r\n"), "* 2 EXISTS\r\ni OK IDLE terminated\r\n");
+}
+
 TEST_F(executor_fixture, Imap4rev2SelectAndSearch) {
   deliver(simple_message);
   session s(store);
