@@ -21,7 +21,9 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "smtp_client"))
+sys.path.insert(0, HERE)
 from peers import free_port, make_pki  # noqa: E402
+from nsd_server import Nsd  # noqa: E402
 
 CLI = os.environ["MAILKIT_CLI"]
 NSD = os.environ.get("MAILKIT_NSD", "/usr/sbin/nsd")
@@ -69,65 +71,11 @@ def plan(dkim_key):
     return zone, policy
 
 
-class Nsd:
-    def __init__(self, d):
-        self.d = d
-        self.port = free_port()
-        self.proc = None
-
-    def start(self, zones):
-        self.stop()
-        with open(os.path.join(self.d, "nsd.conf"), "w") as f:
-            f.write(f"""server:
-  ip-address: 127.0.0.1@{self.port}
-  do-ip6: no
-  username: ""
-  chroot: ""
-  database: ""
-  zonesdir: "{self.d}"
-  pidfile: "{self.d}/nsd.pid"
-  xfrdfile: "{self.d}/xfrd.state"
-  zonelistfile: "{self.d}/zone.list"
-  server-count: 1
-  verbosity: 1
-remote-control:
-  control-enable: no
-""")
-            for name, text in zones.items():
-                path = os.path.join(self.d, name + ".zone")
-                with open(path, "w") as z:
-                    z.write(text)
-                f.write(f'zone:\n  name: "{name}"\n  zonefile: "{path}"\n')
-        for stale in ("zone.list", "xfrd.state"):
-            p = os.path.join(self.d, stale)
-            if os.path.exists(p):
-                os.remove(p)
-        log = open(os.path.join(self.d, "nsd.log"), "w")
-        self.proc = subprocess.Popen([NSD, "-d", "-c", os.path.join(self.d, "nsd.conf")],
-                                     stdout=log, stderr=subprocess.STDOUT)
-        # Ready when it answers the SOA of the mail domain.
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, open(os.path.join(self.d, "nsd.log")).read()
-            r = subprocess.run(["drill", "-p", str(self.port), "@127.0.0.1", DOMAIN, "SOA"],
-                               capture_output=True, text=True, timeout=10)
-            if "hostmaster" in r.stdout:
-                return
-            time.sleep(0.2)
-        raise AssertionError("nsd did not start: " + open(os.path.join(self.d, "nsd.log")).read())
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
-
-
 @pytest.fixture(scope="module")
 def nsd(work):
     d = os.path.join(work, "nsd")
     os.makedirs(d)
-    n = Nsd(d)
+    n = Nsd(d, free_port(), NSD)
     yield n
     n.stop()
 

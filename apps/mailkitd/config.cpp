@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: Apache-2.0
+// mailkitd's TOML configuration (config.hpp, docs/configuration.md).
+#include "config.hpp"
+
+#include <mailkit/server/mail_server.hpp>
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace mailkitd {
+
+namespace server = mailkit::server;
+namespace smtp = mailkit::smtp;
+
+namespace {
+
+[[noreturn]] void bad(const toml::node& n, const std::string& key, const std::string& why) {
+  const auto& src = n.source();
+  throw std::runtime_error((src.path ? *src.path : std::string("config")) + ":" +
+                           std::to_string(src.begin.line) + ": " + key + ": " + why);
+}
+
+// "0.0.0.0:25", "[::1]:2525", "127.0.0.1:0".
+std::pair<std::string, std::uint16_t> parse_listen(const toml::node& n, const std::string& key,
+                                                   const std::string& text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) bad(n, key, "expected address:port, got " + text);
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  const std::string p = text.substr(colon + 1);
+  const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+  if (ec != std::errc{} || end != p.data() + p.size() || port > 65535)
+    bad(n, key, "bad port in " + text);
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+std::vector<std::string> strings(const toml::table& t, const std::string& key,
+                                 std::vector<std::string> def) {
+  const toml::node* n = t.get(key);
+  if (!n) return def;
+  const toml::array* a = n->as_array();
+  if (!a) bad(*n, key, "expected a list of strings");
+  std::vector<std::string> out;
+  for (const auto& e : *a) {
+    auto s = e.value<std::string>();
+    if (!s) bad(e, key, "expected a string");
+    out.push_back(*s);
+  }
+  return out;
+}
+
+template <class T>
+T value(const toml::table& t, const std::string& key, T def) {
+  const toml::node* n = t.get(key);
+  if (!n) return def;
+  auto v = n->value<T>();
+  if (!v) bad(*n, key, "wrong type");
+  return *v;
+}
+
+const toml::table* sub(const toml::table& t, const std::string& key) {
+  const toml::node* n = t.get(key);
+  if (!n) return nullptr;
+  if (!n->is_table()) bad(*n, key, "expected a table");
+  return n->as_table();
+}
+
+// Unknown keys are errors, not silently ignored typos.
+void known(const toml::table& t, std::initializer_list<std::string_view> keys,
+           const std::string& where) {
+  for (const auto& [k, v] : t) {
+    bool ok = false;
+    for (auto x : keys)
+      ok = ok || x == k.str();
+    if (!ok) bad(v, where + std::string(k.str()), "unknown key");
+  }
+}
+
+mailkit::log_level parse_level(const toml::node& n, const std::string& s) {
+  using mailkit::log_level;
+  if (s == "debug") return log_level::debug;
+  if (s == "info") return log_level::info;
+  if (s == "notice") return log_level::notice;
+  if (s == "warning") return log_level::warning;
+  if (s == "error") return log_level::error;
+  bad(n, "log_level", "expected debug, info, notice, warning or error");
+}
+
+} // namespace
+
+daemon_config embedded_config(const std::string& data_dir) {
+  daemon_config d;
+  d.embedded = true;
+  d.server = std::make_shared<server::mail_server_config>();
+  auto& c = *d.server;
+  c.hostname = "mail.example.test";
+  c.data_dir = data_dir;
+  c.domains = {"example.test"};
+  c.self_signed_tls = true;
+  c.smtp = {{"127.0.0.1", 2525, smtp::listener_mode::mx},
+            {"127.0.0.1", 5587, smtp::listener_mode::submission},
+            {"127.0.0.1", 5465, smtp::listener_mode::submission_implicit_tls}};
+  c.imap = {{"127.0.0.1", 1143, false, false}, {"127.0.0.1", 1993, true, false}};
+  d.example_user = "user@example.test";
+  return d;
+}
+
+daemon_config load_config(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    throw std::runtime_error(path + ":" + std::to_string(src.begin.line) + ": " +
+                             std::string(e.description()));
+  }
+  known(t,
+        {"hostname", "data_dir", "domains", "log_level", "json_logs", "user", "tls", "smtp", "imap",
+         "dns", "outbound"},
+        "");
+  daemon_config d;
+  d.config_file = path;
+  d.server = std::make_shared<server::mail_server_config>();
+  auto& c = *d.server;
+  c.hostname = value<std::string>(t, "hostname", "localhost");
+  c.data_dir = value<std::string>(t, "data_dir", "./var");
+  c.domains = strings(t, "domains", {});
+  if (const auto* n = t.get("log_level")) d.log_level = parse_level(*n, *n->value<std::string>());
+  d.json_logs = value<bool>(t, "json_logs", false);
+  d.run_as = value<std::string>(t, "user", "");
+
+  if (const auto* tls = sub(t, "tls")) {
+    known(*tls, {"cert", "key", "self_signed"}, "tls.");
+    c.tls_cert = value<std::string>(*tls, "cert", "");
+    c.tls_key = value<std::string>(*tls, "key", "");
+    c.self_signed_tls = value<bool>(*tls, "self_signed", false);
+  } else {
+    c.self_signed_tls = true;
+  }
+
+  const toml::table empty;
+  const toml::table* s = sub(t, "smtp");
+  if (!s) s = &empty;
+  known(*s,
+        {"listen_mx", "listen_submission", "listen_submissions", "max_message_size",
+         "reject_spf_fail", "restrict_sender", "max_connections", "max_connections_per_ip"},
+        "smtp.");
+  auto add_smtp = [&](const std::string& key, std::vector<std::string> def,
+                      smtp::listener_mode mode) {
+    for (const auto& l : strings(*s, key, std::move(def))) {
+      auto [host, port] = parse_listen(s->get(key) ? *s->get(key) : *s, "smtp." + key, l);
+      c.smtp.push_back({host, port, mode});
+    }
+  };
+  add_smtp("listen_mx", {"0.0.0.0:25"}, smtp::listener_mode::mx);
+  add_smtp("listen_submission", {"0.0.0.0:587"}, smtp::listener_mode::submission);
+  add_smtp("listen_submissions", {"0.0.0.0:465"}, smtp::listener_mode::submission_implicit_tls);
+  c.max_message_size = value<std::int64_t>(*s, "max_message_size", 35 << 20);
+  c.reject_spf_fail = value<bool>(*s, "reject_spf_fail", false);
+  c.restrict_sender = value<bool>(*s, "restrict_sender", true);
+  c.max_smtp_connections = value<std::int64_t>(*s, "max_connections", 1000);
+  c.max_smtp_connections_per_ip = value<std::int64_t>(*s, "max_connections_per_ip", 20);
+
+  const toml::table* i = sub(t, "imap");
+  if (!i) i = &empty;
+  known(*i, {"listen_imap", "listen_imaps", "idle_timeout", "max_connections_per_user"}, "imap.");
+  for (const auto& l : strings(*i, "listen_imap", {"0.0.0.0:143"})) {
+    auto [host, port] = parse_listen(*i, "imap.listen_imap", l);
+    c.imap.push_back({host, port, false, false});
+  }
+  for (const auto& l : strings(*i, "listen_imaps", {"0.0.0.0:993"})) {
+    auto [host, port] = parse_listen(*i, "imap.listen_imaps", l);
+    c.imap.push_back({host, port, true, false});
+  }
+  c.imap_idle_timeout = std::chrono::seconds(value<std::int64_t>(*i, "idle_timeout", 1800));
+  c.max_imap_connections_per_user = value<std::int64_t>(*i, "max_connections_per_user", 20);
+
+  if (const auto* dns = sub(t, "dns")) {
+    known(*dns, {"servers"}, "dns.");
+    c.dns_servers = strings(*dns, "servers", {});
+  }
+  if (c.smtp.empty()) throw std::runtime_error(path + ": no SMTP listener configured");
+  return d;
+}
+
+std::string default_config_text() {
+  return R"(# mailkitd configuration (docs/configuration.md lists every key).
+# Without --config, mailkitd runs on the embedded default shown here.
+hostname = "mail.example.test"     # HELO name, certificate name, Received fields
+data_dir = "./var"                  # store/, queue/, tls/ and relay state
+domains = ["example.test"]          # created in the store at start
+log_level = "info"                  # debug, info, notice, warning, error
+json_logs = false                   # one JSON object per line instead of Postfix-style lines
+# user = "mailkit"                  # switch to this user after binding the ports (as root)
+
+[tls]
+cert = ""                           # PEM; empty: <data_dir>/tls/cert.pem
+key = ""
+self_signed = true                  # make a self-signed pair when the files are missing
+
+[smtp]
+listen_mx = ["127.0.0.1:2525"]            # production: ["0.0.0.0:25"]
+listen_submission = ["127.0.0.1:5587"]    # STARTTLS, then AUTH (587)
+listen_submissions = ["127.0.0.1:5465"]   # implicit TLS, then AUTH (465)
+max_message_size = 36700160
+reject_spf_fail = false             # refuse SPF fail at MAIL FROM (else DMARC decides)
+restrict_sender = true              # authenticated users send only as their own addresses
+max_connections = 1000
+max_connections_per_ip = 20
+
+[imap]
+listen_imap = ["127.0.0.1:1143"]    # STARTTLS (143)
+listen_imaps = ["127.0.0.1:1993"]   # implicit TLS (993)
+idle_timeout = 1800                 # seconds (RFC 9051 §5.4: at least 30 minutes)
+max_connections_per_user = 20
+
+[dns]
+servers = []                        # empty: /etc/resolv.conf; e.g. ["127.0.0.1:53"] (unbound)
+
+# Outbound mail. Without this table, mail to other domains stays queued (4.4.1).
+# [outbound]
+# default_route = "oci"             # "direct" (MX delivery, port 25) or a relay name
+# [[outbound.relay]]
+# name = "oci"
+# preset = "oci:eu-frankfurt-1"     # oci:<region>, brevo, ses:<region>, mailgun-us, mailgun-eu,
+#                                   # sendgrid, postmark, smtp2go, generic
+# host = ""                         # override the preset's host
+# port = 587
+# addresses = []                    # connect to these IPs instead of resolving host
+# cafile = ""                       # trust anchors for the relay's certificate (default: system)
+# username = "ocid1.user.oc1..."
+# password_file = "/etc/mailkit/oci.secret"
+# approved_senders = ["alice@example.com"]
+# [[outbound.dkim]]
+# domain = "example.com"
+# selector = "mk202612"
+# key_file = "/var/lib/mailkit/dkim/example.com.pem"
+)";
+}
+
+} // namespace mailkitd

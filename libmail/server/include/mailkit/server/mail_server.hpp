@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+/// @file mail_server.hpp
+/// The whole mail server from one config struct (DESIGN.md §1, issue 10): SMTP (MX, submission
+/// with STARTTLS, submission over implicit TLS) with the default inbound policy, the durable
+/// queue and local delivery into the store (server::inbound); IMAP over the same store
+/// (server::imap_service, STARTTLS and implicit TLS); outbound mail through relay::transport
+/// (a relay preset or direct MX delivery, built by make_outbound() of outbound_factory.hpp)
+/// with DKIM signing of our domains. One certificate
+/// serves every TLS listener and is reloaded on demand (SIGHUP in mailkitd).
+///
+/// @code
+///   server::mail_server_config c;
+///   c.hostname = "mail.example.com";
+///   c.data_dir = "/var/lib/mailkit";
+///   c.domains = {"example.com"};
+///   c.smtp = {{"0.0.0.0", 25, smtp::listener_mode::mx}, {"0.0.0.0", 587,
+///             smtp::listener_mode::submission}};
+///   c.imap = {{"0.0.0.0", 993, true}};
+///   auto srv = server::mail_server::create(c).value();
+///   srv->start().value();  ...  srv->stop();
+/// @endcode
+#pragma once
+
+#include <mailkit/core/expected.hpp>
+#include <mailkit/dns/resolver.hpp>
+#include <mailkit/queue/queue.hpp>
+#include <mailkit/server/imap_service.hpp>
+#include <mailkit/smtp/server_session.hpp>
+#include <mailkit/store/store.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mailkit::server {
+
+struct mail_server_config {
+  std::string hostname = "localhost"; ///< HELO/EHLO, Received, certificate name
+  std::string data_dir = "var";       ///< store/, queue/, relay state below it
+  std::vector<std::string> domains;   ///< created in the store at start (existing ones kept)
+  std::vector<smtp::listener_config> smtp;
+  std::vector<imap_listener> imap;
+  std::string tls_cert, tls_key;        ///< PEM files; empty: <data_dir>/tls/{cert,key}.pem
+  bool self_signed_tls = false;         ///< create a self-signed pair when the files are missing
+  std::vector<std::string> dns_servers; ///< "127.0.0.1:53" ...; empty: /etc/resolv.conf
+  std::uint64_t max_message_size = 35ull << 20;
+  bool reject_spf_fail = false;
+  bool restrict_sender = true;
+  /// The resolver for SPF/DKIM/DMARC and delivery; null: a c-ares resolver over dns_servers.
+  std::shared_ptr<dns::resolver> resolver;
+  /// Outbound delivery (server/outbound_factory.hpp: relays, routes, DKIM keys). Null: remote
+  /// recipients stay deferred (4.4.1) until a route is configured; local mail is unaffected.
+  std::shared_ptr<queue::remote_transport> outbound;
+  std::size_t max_smtp_connections = 1000;
+  std::size_t max_smtp_connections_per_ip = 20;
+  std::size_t max_imap_connections_per_user = 20;
+  std::chrono::milliseconds imap_idle_timeout{std::chrono::minutes(30)};
+  bool allow_plaintext_auth = false; ///< AUTH/LOGIN before TLS (tests on loopback only)
+};
+
+/// What a listener is for, and where it listens (port 0 in the config: the port chosen).
+struct listening {
+  std::string service; ///< "smtp", "submission", "submissions", "imap", "imaps"
+  boost::asio::ip::tcp::endpoint endpoint;
+};
+
+/// Counters for the admin port and logs.
+struct mail_server_stats {
+  std::uint64_t smtp_accepted = 0, smtp_active = 0;
+  std::uint64_t imap_accepted = 0, imap_active = 0, imap_login_failures = 0;
+  std::uint64_t smtp_messages = 0; ///< messages answered 2xx at end of data
+  std::uint64_t queue_messages = 0, delivered = 0, deferred = 0, bounced = 0;
+};
+
+class mail_server {
+public:
+  /// Open the store and queue (running the queue's recovery), create the domains, load the
+  /// certificate (making a self-signed one when asked), build the outbound transport. Nothing
+  /// listens yet.
+  [[nodiscard]] static expected<std::unique_ptr<mail_server>> create(mail_server_config cfg);
+  ~mail_server();
+  mail_server(const mail_server&) = delete;
+  mail_server& operator=(const mail_server&) = delete;
+
+  /// Bind every listener and start serving. Fails (nothing left listening) when a port cannot
+  /// be bound.
+  [[nodiscard]] expected<void> start();
+  /// Stop accepting, let sessions finish within `grace`, then close them; the queue is left
+  /// consistent (DESIGN.md §4).
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  /// Reload the certificate and key files; new TLS sessions use them, open ones keep theirs.
+  /// On failure the old certificate stays in use.
+  [[nodiscard]] expected<void> reload_tls();
+
+  [[nodiscard]] std::vector<listening> endpoints() const;
+  [[nodiscard]] store::mail_store& store() noexcept;
+  [[nodiscard]] std::shared_ptr<store::mail_store> shared_store() const noexcept;
+  [[nodiscard]] mail_server_stats stats() const;
+  [[nodiscard]] const mail_server_config& config() const noexcept;
+
+private:
+  mail_server() = default;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace mailkit::server
