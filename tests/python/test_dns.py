@@ -131,7 +131,9 @@ def test_static_bad_input():
     with pytest.raises(ValueError):
         dns.StaticResolver({"x.example": {"A": ["not an address"]}})
     with pytest.raises(ValueError):
-        dns.StaticResolver({"x.example": {"SRV": ["0 0 25 mx"]}})
+        dns.StaticResolver({"x.example": {"NAPTR": ["100 10 \"u\" \"E2U+sip\" \"\" ."]}})
+    with pytest.raises(ValueError):
+        dns.StaticResolver({"x.example": {"SRV": ["0 0 mx"]}})  # a field missing
     with pytest.raises(TypeError):
         dns.StaticResolver({"x.example": 42})
     r = dns.StaticResolver(ZONE)
@@ -139,6 +141,15 @@ def test_static_bad_input():
         r.query("example.com", "BOGUS")
     with pytest.raises(mailkit.DnsError, match="not a valid domain name"):
         r.query("a..example.com", "A")
+
+
+def test_srv_and_caa_records():
+    r = dns.StaticResolver({
+        "_submissions._tcp.example.com": {"SRV": ["0 1 465 mail.example.com."]},
+        "example.com": {"CAA": ['0 issue "letsencrypt.org"']},
+    })
+    assert r.query("_submissions._tcp.example.com", "SRV") == [(0, 1, 465, "mail.example.com")]
+    assert r.query("example.com", "CAA") == [(0, "issue", "letsencrypt.org")]
 
 
 def test_static_resolver_drives_spf():
