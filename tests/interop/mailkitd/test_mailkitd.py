@@ -37,7 +37,7 @@ PASSWORD = "correct horse battery"
 SOA = "@ IN SOA ns.{z}. hostmaster.{z}. 1 3600 600 86400 300\n@ IN NS ns.{z}.\nns IN A 127.0.0.1\n"
 
 
-def wait_for(pred, timeout=30):
+def wait_for(pred, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = pred()
@@ -66,13 +66,13 @@ class Daemon:
         err = open(self.log, "a")
         self.proc = subprocess.Popen([MAILKITD, "--config", self.config], stdout=out, stderr=err)
         ok = wait_for(lambda: "mailkitd is running" in open(out.name).read() or
-                      self.proc.poll() is not None, 60)
+                      self.proc.poll() is not None, 120)
         assert ok and self.proc.poll() is None, open(self.log).read()[-3000:]
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
-            self.proc.wait(30)
+            self.proc.wait(60)
         self.proc = None
 
     def logtext(self):
@@ -243,7 +243,7 @@ def test_submission_goes_out_through_the_relay_with_dkim(env):
                    b"Subject: out through the relay\r\nMessage-ID: <e2e-1@example.test>\r\n"
                    b"Date: Sun, 06 Dec 2026 10:00:00 +0000\r\n\r\nHello over the relay.\r\n")
     got = wait_for(lambda: [m for m in relay.messages if b"out through the relay" in m["data"]],
-                   60)
+                   120)
     assert got, (relay.logins, relay.messages, env["daemon"].logtext()[-3000:])
     m = got[0]
     assert m["mail_from"] == "user@example.test" and m["rcpt_to"] == ["friend@far.example"]
@@ -307,6 +307,6 @@ def test_kill_9_and_restart_loses_nothing(env):
             sent.append(subject)  # 250 received
     env["daemon"].stop(signal.SIGKILL)
     env["daemon"].start()
-    assert wait_for(lambda: set(sent) <= set(subjects(env, "bob@example.test")), 60)
+    assert wait_for(lambda: set(sent) <= set(subjects(env, "bob@example.test")), 120)
     got = subjects(env, "bob@example.test")
     assert all(got.count(s) == 1 for s in sent), got
