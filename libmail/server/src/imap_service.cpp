@@ -271,7 +271,9 @@ private:
         no_step();
         std::optional<std::string> who;
         std::string user = core_.user(), password = core_.password();
-        co_await offload(svc_->workers_, [&] { who = exec_.authenticate(user, password); });
+        // Password hashing (Argon2id, tens of milliseconds) runs on its own pool so that logins
+        // never hold up other sessions' commands on the store workers.
+        co_await offload(svc_->auth_workers_, [&] { who = exec_.authenticate(user, password); });
         password.assign(password.size(), '\0');
         if (!who) {
           // Throttling: a delay growing with the recent failures of this address.
@@ -370,11 +372,14 @@ private:
 imap_service::imap_service(asio::any_io_executor ex, imap_service_options opts,
                            std::shared_ptr<store::mail_store> store)
     : ex_(std::move(ex)), opts_(std::move(opts)), store_(std::move(store)),
-      workers_(std::max<std::size_t>(1, opts_.worker_threads)) {}
+      workers_(std::max<std::size_t>(1, opts_.worker_threads)),
+      auth_workers_(std::max<std::size_t>(1, opts_.auth_threads)) {}
 
 imap_service::~imap_service() {
   workers_.stop();
+  auth_workers_.stop();
   workers_.join();
+  auth_workers_.join();
 }
 
 expected<void> imap_service::listen() {

@@ -63,6 +63,8 @@ struct imap_service_options {
   std::chrono::milliseconds auth_failure_window{std::chrono::minutes(10)};
   std::size_t read_buffer = 16 * 1024;
   std::size_t worker_threads = 2; ///< store work (SQLite, bodies, password hashing)
+  /// Password verification (Argon2id) runs here, apart from the store workers.
+  std::size_t auth_threads = 2;
   /// Certificates for STARTTLS and implicit TLS; without them STARTTLS is not offered and an
   /// implicit-TLS listener cannot be opened.
   std::shared_ptr<tls::reloadable_server_context> tls;
@@ -108,6 +110,7 @@ private:
   imap_service_options opts_;
   std::shared_ptr<store::mail_store> store_;
   boost::asio::thread_pool workers_;
+  boost::asio::thread_pool auth_workers_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::atomic<bool> draining_{false};
   mutable std::mutex mutex_;
