@@ -105,6 +105,8 @@ daemon_config embedded_config(const std::string& data_dir) {
             {"127.0.0.1", 5587, smtp::listener_mode::submission},
             {"127.0.0.1", 5465, smtp::listener_mode::submission_implicit_tls}};
   c.imap = {{"127.0.0.1", 1143, false, false}, {"127.0.0.1", 1993, true, false}};
+  c.https_address = "127.0.0.1";
+  c.https_port = 8443;
   d.example_user = "user@example.test";
   return d;
 }
@@ -120,7 +122,7 @@ daemon_config load_config(const std::string& path) {
   }
   known(t,
         {"hostname", "data_dir", "domains", "log_level", "json_logs", "user", "tls", "smtp", "imap",
-         "dns", "outbound"},
+         "dns", "https", "mta_sts", "outbound"},
         "");
   daemon_config d;
   d.config_file = path;
@@ -183,6 +185,25 @@ daemon_config load_config(const std::string& path) {
     known(*dns, {"servers"}, "dns.");
     c.dns_servers = strings(*dns, "servers", {});
   }
+  if (const auto* h = sub(t, "https")) {
+    known(*h, {"listen"}, "https.");
+    const std::string l = value<std::string>(*h, "listen", "");
+    if (!l.empty()) {
+      auto [host, port] = parse_listen(*h, "https.listen", l);
+      c.https_address = host;
+      c.https_port = port;
+    }
+  }
+  if (const auto* m = sub(t, "mta_sts")) {
+    known(*m, {"mode", "mx", "max_age"}, "mta_sts.");
+    c.mta_sts_mode = value<std::string>(*m, "mode", "testing");
+    if (c.mta_sts_mode != "enforce" && c.mta_sts_mode != "testing" && c.mta_sts_mode != "none")
+      bad(*m->get("mode"), "mta_sts.mode", "expected enforce, testing or none");
+    c.mta_sts_mx = strings(*m, "mx", {});
+    const auto age = value<std::int64_t>(*m, "max_age", 604800);
+    if (age < 1 || age > 31557600) bad(*m, "mta_sts.max_age", "expected 1-31557600 seconds");
+    c.mta_sts_max_age = static_cast<std::uint32_t>(age);
+  }
   if (c.smtp.empty()) throw std::runtime_error(path + ": no SMTP listener configured");
   return d;
 }
@@ -220,6 +241,14 @@ max_connections_per_user = 20
 
 [dns]
 servers = []                        # empty: /etc/resolv.conf; e.g. ["127.0.0.1:53"] (unbound)
+
+[https]
+listen = "127.0.0.1:8443"           # MTA-STS policies (production: "0.0.0.0:443"); "" = off
+
+[mta_sts]
+mode = "testing"                    # enforce, testing or none (RFC 8461 §5)
+mx = []                             # the policy's mx patterns; empty: [hostname]
+max_age = 604800                    # seconds (at most 31557600)
 
 # Outbound mail. Without this table, mail to other domains stays queued (4.4.1).
 # [outbound]

@@ -3,6 +3,7 @@
 // one config struct (mail_server.hpp).
 #include <mailkit/core/log.hpp>
 #include <mailkit/dns/cares_resolver.hpp>
+#include <mailkit/mtasts/serve.hpp>
 #include <mailkit/server/inbound.hpp>
 #include <mailkit/server/inbound_direct.hpp>
 #include <mailkit/server/mail_server.hpp>
@@ -24,6 +25,7 @@ struct mail_server::impl {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
   std::thread imap_thread;
   std::shared_ptr<imap_service> imap;
+  std::unique_ptr<http::server> https; ///< MTA-STS policies
   bool started = false, stopped = false;
 };
 
@@ -114,8 +116,33 @@ expected<void> mail_server::start() {
                                             m.in->shared_store());
     if (auto r = m.imap->listen(); !r) return r;
   }
+  if (!m.cfg.https_address.empty()) {
+    // RFC 8461 §3.2: one policy per domain, served at mta-sts.<domain>.
+    auto mode = m.cfg.mta_sts_mode == "enforce"   ? mtasts::mode::enforce
+                : m.cfg.mta_sts_mode == "none"    ? mtasts::mode::none
+                : m.cfg.mta_sts_mode == "testing" ? mtasts::mode::testing
+                                                  : std::optional<mtasts::mode>{};
+    if (!mode) return fail(errc::invalid_argument);
+    mtasts::policy_server_config pc;
+    pc.address = m.cfg.https_address;
+    pc.port = m.cfg.https_port;
+    pc.context = m.in->service().options().tls ? m.in->service().options().tls->current() : nullptr;
+    for (const auto& d : m.cfg.domains) {
+      mtasts::published_policy pp;
+      pp.domain = d;
+      pp.value.policy_mode = *mode;
+      pp.value.mx =
+          m.cfg.mta_sts_mx.empty() ? std::vector<std::string>{m.cfg.hostname} : m.cfg.mta_sts_mx;
+      pp.value.max_age = m.cfg.mta_sts_max_age;
+      pc.domains.push_back(std::move(pp));
+    }
+    auto https = mtasts::serve_policies(pc);
+    if (!https) return tl::unexpected(https.error());
+    m.https = std::move(*https);
+  }
   if (auto r = m.in->start(); !r) {
     if (m.imap) m.imap->shutdown();
+    if (m.https) m.https->stop();
     return r;
   }
   if (m.imap) {
@@ -132,6 +159,7 @@ void mail_server::stop(std::chrono::milliseconds grace) {
   impl& m = *impl_;
   if (m.stopped) return;
   m.stopped = true;
+  if (m.https) m.https->stop();
   if (m.imap) m.imap->shutdown();
   if (m.in) m.in->stop(grace);
   m.guard.reset();
@@ -161,6 +189,11 @@ std::vector<listening> mail_server::endpoints() const {
     const auto imap_eps = m.imap->endpoints();
     for (std::size_t i = 0; i < imap_eps.size() && i < m.cfg.imap.size(); ++i)
       out.push_back({m.cfg.imap[i].implicit_tls ? "imaps" : "imap", imap_eps[i]});
+  }
+  if (m.https) {
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(m.cfg.https_address, ec);
+    if (!ec) out.push_back({"https", {addr, m.https->port()}});
   }
   return out;
 }

@@ -8,6 +8,7 @@ an alias, the catch-all and a +tag address; Python imaplib reads the mail; a sub
 goes out through the relay with a DKIM signature that dkimpy verifies; SIGHUP with a new
 certificate is picked up while an IMAP session stays open; kill -9 and a restart lose nothing.
 """
+import http.client
 import imaplib
 import os
 import shutil
@@ -83,7 +84,8 @@ class Daemon:
 def env():
     os.makedirs(WORK, exist_ok=True)
     work = tempfile.mkdtemp(prefix="mailkitd-", dir=WORK)
-    pki = make_pki(os.path.join(work, "pki"), names=("mail.example.test", "localhost", "127.0.0.1"))
+    pki = make_pki(os.path.join(work, "pki"),
+                   names=("mail.example.test", "mta-sts.example.test", "localhost", "127.0.0.1"))
     relay_pki = make_pki(os.path.join(work, "relay-pki"))
     # DNS: our domain and the sender's, served by nsd on loopback.
     nsd_dir = os.path.join(work, "nsd")
@@ -120,7 +122,7 @@ def env():
         cert, keyfile = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
         shutil.copy(pki["good"] + ".pem", cert)
         shutil.copy(pki["good"] + ".key", keyfile)
-        ports = {k: free_port() for k in ("mx", "sub", "subs", "imap", "imaps")}
+        ports = {k: free_port() for k in ("mx", "sub", "subs", "imap", "imaps", "https")}
         relay = ProviderServer("oci", relay_pki, username="ocid1.user.oc1..relayuser",
                                password="relay-pw", approved=["user@example.test"])
         relay.__enter__()
@@ -146,6 +148,12 @@ def env():
 
     [dns]
     servers = ["127.0.0.1:{dns.port}"]
+
+    [https]
+    listen = "127.0.0.1:{ports['https']}"
+
+    [mta_sts]
+    mode = "enforce"
 
     [outbound]
     default_route = "oci"
@@ -264,6 +272,26 @@ def test_sender_not_approved_is_refused_at_submission(env):
             s.sendmail("bob@example.test", ["friend@far.example"], b"Subject: x\r\n\r\nx\r\n")
     code, text = e.value.recipients["friend@far.example"]
     assert code == 550 and b"5.7.1" in text
+
+
+def test_mta_sts_policy_is_served(env):
+    ctx = ssl.create_default_context(cafile=os.path.join(env["work"], "pki", "ca.pem"))
+    conn = http.client.HTTPSConnection("mta-sts.example.test", env["ports"]["https"],
+                                       context=ctx, timeout=30)
+    # Connect to loopback while SNI, certificate check and Host name the policy host.
+    conn.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", env["ports"]["https"])),
+                                server_hostname="mta-sts.example.test")
+    conn.request("GET", "/.well-known/mta-sts.txt")
+    r = conn.getresponse()
+    body = r.read().decode()
+    assert r.status == 200 and r.getheader("Content-Type").startswith("text/plain")
+    assert "version: STSv1" in body and "mode: enforce" in body
+    assert "mx: mail.example.test" in body and "max_age: 604800" in body
+    conn.request("GET", "/other")
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 404
+    conn.close()
 
 
 def cert_fingerprint(port):

@@ -61,11 +61,19 @@ struct mail_server_config {
   std::size_t max_imap_connections_per_user = 20;
   std::chrono::milliseconds imap_idle_timeout{std::chrono::minutes(30)};
   bool allow_plaintext_auth = false; ///< AUTH/LOGIN before TLS (tests on loopback only)
+  /// HTTPS for the MTA-STS policies of `domains` (RFC 8461 §3.3): GET
+  /// https://mta-sts.<domain>/.well-known/mta-sts.txt, 404 otherwise. Empty address: off.
+  /// The certificate is the servers' one (it must name every mta-sts.<domain>).
+  std::string https_address;
+  std::uint16_t https_port = 443;       ///< 0: any free port
+  std::string mta_sts_mode = "testing"; ///< enforce, testing or none (RFC 8461 §5)
+  std::vector<std::string> mta_sts_mx;  ///< the policy's mx patterns; empty: `hostname`
+  std::uint32_t mta_sts_max_age = 604800;
 };
 
 /// What a listener is for, and where it listens (port 0 in the config: the port chosen).
 struct listening {
-  std::string service; ///< "smtp", "submission", "submissions", "imap", "imaps"
+  std::string service; ///< "smtp", "submission", "submissions", "imap", "imaps", "https"
   boost::asio::ip::tcp::endpoint endpoint;
 };
 
