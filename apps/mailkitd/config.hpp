@@ -40,9 +40,10 @@ struct daemon_config {
 [[nodiscard]] std::string default_config_text();
 
 /// The [outbound] table of `path` as a remote transport (relay_config.cpp: the SMTP client
-/// headers live there). Null when the file has no [outbound] table.
+/// headers live there). Null when the file has no [outbound] table. TLS-RPT reports of direct
+/// delivery are sent for `report_domain` (the first configured domain).
 [[nodiscard]] std::shared_ptr<mailkit::queue::remote_transport>
 load_outbound(const std::string& path, const std::string& hostname, const std::string& data_dir,
-              mailkit::dns::resolver* resolver);
+              mailkit::dns::resolver* resolver, const std::string& report_domain);
 
 } // namespace mailkitd

@@ -189,7 +189,8 @@ int main(int argc, char** argv) {
     if (auto ec = resolver->init_error()) throw std::runtime_error("DNS resolver: " + ec.message());
     sc.resolver = resolver;
     if (!config_file.empty())
-      sc.outbound = mailkitd::load_outbound(config_file, sc.hostname, sc.data_dir, resolver.get());
+      sc.outbound = mailkitd::load_outbound(config_file, sc.hostname, sc.data_dir, resolver.get(),
+                                            sc.domains.empty() ? std::string() : sc.domains[0]);
     if (check_config) {
       std::printf("%s: OK (%zu SMTP and %zu IMAP listeners, outbound %s)\n", config_file.c_str(),
                   sc.smtp.size(), sc.imap.size(), sc.outbound ? "configured" : "none");

@@ -62,10 +62,9 @@ void known(const toml::table& t, std::initializer_list<std::string_view> keys,
 
 } // namespace
 
-std::shared_ptr<mailkit::queue::remote_transport> load_outbound(const std::string& path,
-                                                                const std::string& hostname,
-                                                                const std::string& data_dir,
-                                                                mailkit::dns::resolver* resolver) {
+std::shared_ptr<mailkit::queue::remote_transport>
+load_outbound(const std::string& path, const std::string& hostname, const std::string& data_dir,
+              mailkit::dns::resolver* resolver, const std::string& report_domain) {
   const toml::table t = toml::parse_file(path);
   const toml::node* on = t.get("outbound");
   if (!on) return nullptr;
@@ -115,7 +114,7 @@ std::shared_ptr<mailkit::queue::remote_transport> load_outbound(const std::strin
       c.rules.push_back({str(r, "recipient_domain"), str(r, "sender"), str(r, "via")});
     }
   }
-  auto out = mailkit::server::make_outbound(c, hostname, data_dir, resolver);
+  auto out = mailkit::server::make_outbound(c, hostname, data_dir, resolver, report_domain);
   if (!out) throw std::runtime_error(path + ": [outbound]: " + out.error().message());
   return *out;
 }

@@ -24,8 +24,11 @@ namespace mailkit::server {
 /// and an empty MTA-STS cache <data_dir>/mta-sts-cache.db.
 /// `resolver` (for direct MX delivery; may be null when every route is a relay) must outlive
 /// the result: give the same resolver to mail_server_config::resolver, which keeps it.
+/// With a resolver and a `report_domain`, the daily TLS-RPT reports of direct delivery
+/// (RFC 8460) are sent from tlsrpt-noreply@<report_domain> once per UTC day, through the
+/// transport (checked every 5 minutes on a thread that ends with the result).
 [[nodiscard]] expected<std::shared_ptr<queue::remote_transport>>
 make_outbound(const relay::config& cfg, const std::string& hostname, const std::string& data_dir,
-              dns::resolver* resolver);
+              dns::resolver* resolver, const std::string& report_domain = {});
 
 } // namespace mailkit::server
