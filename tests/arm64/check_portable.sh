@@ -23,19 +23,24 @@ findings=()
 simd_re='vector_size|__attribute__\(\(vector|#include <(x86intrin|immintrin|emmintrin|xmmintrin|pmmintrin|tmmintrin|smmintrin|nmmintrin|wmmintrin|arm_neon|arm_sve|arm_acle)\.h>|__builtin_ia32_|_mm_[a-z0-9_]+\(|_mm256_|_mm512_|vld1q_|vst1q_'
 mapfile -t simd_files < <(grep -rlE "$simd_re" "${dirs[@]}" --include='*.cpp' --include='*.hpp' --include='*.h' --include='*.cc' 2>/dev/null | sort)
 simd_ok=1
+simd_entries=0
 for f in "${simd_files[@]}"; do
-  line=$(grep -E "^$f[[:space:]]*\|" "$LIST" || true)
-  if [[ -z $line ]]; then
+  # A file may hold several vector functions (one per target): one entry each.
+  mapfile -t lines < <(grep -E "^$f[[:space:]]*\|" "$LIST" || true)
+  if ((${#lines[@]} == 0)); then
     findings+=("SIMD: $f has vector code but no entry in $LIST (add its portable twin and a test of both)")
     simd_ok=0
     continue
   fi
-  IFS='|' read -r _ vec twin test switch <<<"$line"
-  vec=$(echo "$vec" | xargs); twin=$(echo "$twin" | xargs); test=$(echo "$test" | xargs); switch=$(echo "$switch" | xargs)
-  grep -q "\b$vec\b" "$f" || { findings+=("SIMD: $f: vector function $vec not found"); simd_ok=0; }
-  grep -q "\b$twin\b" "$f" || { findings+=("SIMD: $f: portable twin $twin not found"); simd_ok=0; }
-  [[ -f $test ]] || { findings+=("SIMD: $f: test $test missing"); simd_ok=0; continue; }
-  grep -q "\b$switch\b" "$test" || { findings+=("SIMD: $test does not use $switch (both paths untested)"); simd_ok=0; }
+  for line in "${lines[@]}"; do
+    IFS='|' read -r _ vec twin test switch <<<"$line"
+    vec=$(echo "$vec" | xargs); twin=$(echo "$twin" | xargs); test=$(echo "$test" | xargs); switch=$(echo "$switch" | xargs)
+    simd_entries=$((simd_entries + 1))
+    grep -q "\b$vec\b" "$f" || { findings+=("SIMD: $f: vector function $vec not found"); simd_ok=0; }
+    grep -q "\b$twin\b" "$f" || { findings+=("SIMD: $f: portable twin $twin not found"); simd_ok=0; }
+    [[ -f $test ]] || { findings+=("SIMD: $f: test $test missing"); simd_ok=0; continue; }
+    grep -q "\b$switch\b" "$test" || { findings+=("SIMD: $test does not use $switch (both paths untested)"); simd_ok=0; }
+  done
 done
 # Entries whose file no longer has vector code are stale.
 while IFS='|' read -r file _; do
@@ -46,7 +51,7 @@ while IFS='|' read -r file _; do
     simd_ok=0
   fi
 done < <(grep -v '^#' "$LIST")
-echo "simd: ${#simd_files[@]} file(s) with vector code: ${simd_files[*]:-none}"
+echo "simd: ${#simd_files[@]} file(s) with vector code, $simd_entries vector function(s) listed: ${simd_files[*]:-none}"
 if ((simd_ok)); then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 # --- 2. Page size -----------------------------------------------------------------------------

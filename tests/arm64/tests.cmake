@@ -8,6 +8,12 @@
 # saw that size); natively it runs with the machine's page size.
 # arm64_portability: the source check of tests/arm64/check_portable.sh (SIMD paths have a
 # portable twin behind MAILKIT_PORTABLE, no hard-coded page size).
+#
+# This file runs as a deferred call at the end of the top-level CMakeLists.txt (arm64.cmake), so
+# the options and every module target are known here.
+if(NOT MAILKIT_BUILD_TESTS)
+  return()
+endif()
 mailkit_test(arm64_page_size SOURCES ${CMAKE_CURRENT_LIST_DIR}/page_size_test.cpp
   LIBS mailkit::dkim mailkit::mime mailkit::smtp mailkit::imap mailkit::tls mailkit::dns Boost::json
   LABELS "unit;arm64")
