@@ -171,7 +171,9 @@ void fill_the_disk(const std::function<std::unique_ptr<mail_store>()>& reopen,
       ++ok;
     }
     ASSERT_TRUE(last) << "the file system never filled";
-    EXPECT_GT(ok, 10);
+    // Some messages fit first (9 to 30 here: SQLite's WAL index and the text index take whole
+    // pages, so the number depends on the page size; 64K pages under qemu leave the fewest).
+    EXPECT_GE(ok, 5);
     EXPECT_EQ(last, make_error_code(errc::disk_full)) << last.message();
     EXPECT_FALSE(mailkit::is_permanent(last));
     EXPECT_EQ(enhanced_status(last), "4.3.1");
