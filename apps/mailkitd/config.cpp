@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // mailkitd's TOML configuration (config.hpp, docs/configuration.md).
 #include "config.hpp"
+#include "toml_util.hpp"
 
 #include <mailkit/server/mail_server.hpp>
 
@@ -14,13 +15,9 @@ namespace mailkitd {
 namespace server = mailkit::server;
 namespace smtp = mailkit::smtp;
 
-namespace {
+using namespace toml_util;
 
-[[noreturn]] void bad(const toml::node& n, const std::string& key, const std::string& why) {
-  const auto& src = n.source();
-  throw std::runtime_error((src.path ? *src.path : std::string("config")) + ":" +
-                           std::to_string(src.begin.line) + ": " + key + ": " + why);
-}
+namespace {
 
 // "0.0.0.0:25", "[::1]:2525", "127.0.0.1:0".
 std::pair<std::string, std::uint16_t> parse_listen(const toml::node& n, const std::string& key,
@@ -36,48 +33,6 @@ std::pair<std::string, std::uint16_t> parse_listen(const toml::node& n, const st
   if (ec != std::errc{} || end != p.data() + p.size() || port > 65535)
     bad(n, key, "bad port in " + text);
   return {host, static_cast<std::uint16_t>(port)};
-}
-
-std::vector<std::string> strings(const toml::table& t, const std::string& key,
-                                 std::vector<std::string> def) {
-  const toml::node* n = t.get(key);
-  if (!n) return def;
-  const toml::array* a = n->as_array();
-  if (!a) bad(*n, key, "expected a list of strings");
-  std::vector<std::string> out;
-  for (const auto& e : *a) {
-    auto s = e.value<std::string>();
-    if (!s) bad(e, key, "expected a string");
-    out.push_back(*s);
-  }
-  return out;
-}
-
-template <class T>
-T value(const toml::table& t, const std::string& key, T def) {
-  const toml::node* n = t.get(key);
-  if (!n) return def;
-  auto v = n->value<T>();
-  if (!v) bad(*n, key, "wrong type");
-  return *v;
-}
-
-const toml::table* sub(const toml::table& t, const std::string& key) {
-  const toml::node* n = t.get(key);
-  if (!n) return nullptr;
-  if (!n->is_table()) bad(*n, key, "expected a table");
-  return n->as_table();
-}
-
-// Unknown keys are errors, not silently ignored typos.
-void known(const toml::table& t, std::initializer_list<std::string_view> keys,
-           const std::string& where) {
-  for (const auto& [k, v] : t) {
-    bool ok = false;
-    for (auto x : keys)
-      ok = ok || x == k.str();
-    if (!ok) bad(v, where + std::string(k.str()), "unknown key");
-  }
 }
 
 mailkit::log_level parse_level(const toml::node& n, const std::string& s) {
