@@ -43,6 +43,25 @@ arm64_pkgs=(
   libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64
 )
 
+# fail2ban-regex checks the shipped filter (contrib/fail2ban) against mailkitd's real log lines.
+# The package is unpacked into the build tree, not installed: installing it would start the
+# fail2ban service (with its sshd jail) on the developer's machine.
+fail2ban_dir="$(cd "$(dirname "$0")/.." && pwd)/build/tools/fail2ban"
+fetch_fail2ban() {
+  [[ -x "$fail2ban_dir/usr/bin/fail2ban-regex" ]] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  # apt-get download needs current lists: refresh once when the first try fails.
+  if ! (cd "$tmp" && apt-get download -qq fail2ban >/dev/null 2>&1); then
+    if [[ $(id -u) -eq 0 ]]; then apt-get update -qq; else sudo apt-get update -qq; fi
+    (cd "$tmp" && apt-get download -qq fail2ban >/dev/null)
+  fi
+  mkdir -p "$fail2ban_dir"
+  dpkg-deb -x "$tmp"/fail2ban_*.deb "$fail2ban_dir"
+  rm -rf "$tmp"
+  echo "bootstrap: fail2ban unpacked into $fail2ban_dir (not installed as a service)"
+}
+
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")
 if [[ "${1:-}" == "--arm64" ]]; then
   want+=("${arm64_pkgs[@]}")
@@ -88,6 +107,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "bootstrap: all ${#want[@]} Debian packages present"
+  fetch_fail2ban
   exit 0
 fi
 
@@ -106,4 +126,5 @@ fi
 # A fresh machine has empty or stale lists; refresh them once before installing.
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fetch_fail2ban
 echo "bootstrap: done"

@@ -16,7 +16,9 @@ from mailkit import dns
 from mailkit import dkim, mime
 from mailkit import dmarc, spf
 from mailkit import mtasts, smtp, store
+from mailkit import server
+from mailkit.server import Server
 
-__all__ = ["AuthenticationResult", "DnsError", "Error", "ParseError", "SmtpError", "StoreError",
-           "__version__", "authenticate",
-           "dkim", "dmarc", "dns", "mime", "mtasts", "smtp", "spf", "store"]
+__all__ = ["AuthenticationResult", "DnsError", "Error", "ParseError", "Server", "SmtpError",
+           "StoreError", "__version__", "authenticate",
+           "dkim", "dmarc", "dns", "mime", "mtasts", "server", "smtp", "spf", "store"]

@@ -12,6 +12,8 @@ from mailkit import mtasts as mtasts
 from mailkit import smtp as smtp
 from mailkit import spf as spf
 from mailkit import store as store
+from mailkit import server as server
+from mailkit.server import Server as Server
 
 __version__: str
 

@@ -6,6 +6,7 @@
 // mailkit.StoreError with three attributes: `code` (the store's errc name), `permanent` (bool:
 // retrying cannot help) and `status` (the RFC 3463 enhanced status a delivery agent reports).
 #include "errors.hpp"
+#include "store_binding.hpp"
 
 #include <mailkit/store/store.hpp>
 
@@ -582,6 +583,10 @@ void bind_store(py::module_& parent) {
       py::arg("path"), py::kw_only(), py::arg("argon2_opslimit") = py::none(),
       py::arg("argon2_memlimit") = py::none(),
       "Open (creating when missing) the store in directory `path`.");
+}
+
+py::object wrap_store(std::shared_ptr<mail_store> s) {
+  return py::cast(py_store(std::move(s)));
 }
 
 static const binding_registration reg{100, &bind_store};
