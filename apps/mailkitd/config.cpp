@@ -7,6 +7,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -62,6 +63,14 @@ daemon_config embedded_config(const std::string& data_dir) {
   c.imap = {{"127.0.0.1", 1143, false, false}, {"127.0.0.1", 1993, true, false}};
   c.https_address = "127.0.0.1";
   c.https_port = 8443;
+  // Clients on this machine connect to the loopback ports themselves (autoconfig.hpp).
+  c.autoconfig.imap_host = c.autoconfig.smtp_host = "localhost";
+  c.autoconfig.imaps_port = 1993;
+  c.autoconfig.imap_port = 1143;
+  c.autoconfig.submissions_port = 5465;
+  c.autoconfig.submission_port = 5587;
+  c.admin_address = "127.0.0.1"; // metrics and the operator API (mailkit queue/relay)
+  c.admin_port = 9925;
   d.example_user = "user@example.test";
   return d;
 }
@@ -77,7 +86,7 @@ daemon_config load_config(const std::string& path) {
   }
   known(t,
         {"hostname", "data_dir", "domains", "log_level", "json_logs", "user", "tls", "smtp", "imap",
-         "dns", "https", "mta_sts", "outbound"},
+         "dns", "https", "mta_sts", "outbound", "admin", "autoconfig"},
         "");
   daemon_config d;
   d.config_file = path;
@@ -159,6 +168,51 @@ daemon_config load_config(const std::string& path) {
     if (age < 1 || age > 31557600) bad(*m, "mta_sts.max_age", "expected 1-31557600 seconds");
     c.mta_sts_max_age = static_cast<std::uint32_t>(age);
   }
+  {
+    // [autoconfig]: what mail clients are told (the public names and ports). A service is
+    // advertised on its standard port when it has a listener, unless a key says otherwise.
+    const toml::table* a = sub(t, "autoconfig");
+    if (!a) a = &empty;
+    known(*a,
+          {"enabled", "display_name", "imap_host", "smtp_host", "imaps_port", "imap_port",
+           "submissions_port", "submission_port"},
+          "autoconfig.");
+    auto& ac = c.autoconfig;
+    ac.enabled = value<bool>(*a, "enabled", true);
+    ac.display_name = value<std::string>(*a, "display_name", "");
+    ac.imap_host = value<std::string>(*a, "imap_host", "");
+    ac.smtp_host = value<std::string>(*a, "smtp_host", "");
+    auto has = [&](smtp::listener_mode mode) {
+      return std::any_of(c.smtp.begin(), c.smtp.end(),
+                         [&](const smtp::listener_config& l) { return l.mode == mode; });
+    };
+    auto has_imap = [&](bool implicit) {
+      return std::any_of(c.imap.begin(), c.imap.end(), [&](const server::imap_listener& l) {
+        return l.implicit_tls == implicit;
+      });
+    };
+    auto port = [&](const char* key, bool listening, std::int64_t standard) {
+      const auto v = value<std::int64_t>(*a, key, listening ? standard : 0);
+      if (v < 0 || v > 65535)
+        bad(*a->get(key), std::string("autoconfig.") + key, "expected 0-65535");
+      return static_cast<std::uint16_t>(v);
+    };
+    ac.imaps_port = port("imaps_port", has_imap(true), 993);
+    ac.imap_port = port("imap_port", has_imap(false), 143);
+    ac.submissions_port =
+        port("submissions_port", has(smtp::listener_mode::submission_implicit_tls), 465);
+    ac.submission_port = port("submission_port", has(smtp::listener_mode::submission), 587);
+  }
+  if (const auto* a = sub(t, "admin")) {
+    known(*a, {"listen", "token_file"}, "admin.");
+    const std::string l = value<std::string>(*a, "listen", "127.0.0.1:9925");
+    if (!l.empty()) {
+      auto [host, port] = parse_listen(*a, "admin.listen", l);
+      c.admin_address = host;
+      c.admin_port = port;
+    }
+    c.admin_token_file = value<std::string>(*a, "token_file", "");
+  }
   if (c.smtp.empty()) throw std::runtime_error(path + ": no SMTP listener configured");
   return d;
 }
@@ -204,6 +258,22 @@ listen = "127.0.0.1:8443"           # MTA-STS policies (production: "0.0.0.0:443
 mode = "testing"                    # enforce, testing or none (RFC 8461 §5)
 mx = []                             # the policy's mx patterns; empty: [hostname]
 max_age = 604800                    # seconds (at most 31557600)
+
+[autoconfig]                        # mail client set-up, served on the HTTPS listener
+enabled = true                      # autoconfig.<domain>/mail/config-v1.1.xml (Thunderbird ...)
+display_name = ""                   # empty: the domain
+imap_host = "localhost"             # the names clients connect to; default: hostname
+smtp_host = "localhost"
+imaps_port = 1993                   # public ports (production: 993, 143, 465, 587); 0 = not
+imap_port = 1143                    # offered; default: the standard port when listening
+submissions_port = 5465
+submission_port = 5587
+
+[admin]
+listen = "127.0.0.1:9925"           # GET /metrics (Prometheus, no token) and the operator API
+                                    # (mailkit queue ..., mailkit relay status); plain HTTP:
+                                    # keep it on loopback. "" or no [admin] table = off
+token_file = ""                     # bearer token; empty: <data_dir>/admin-token (made 0600)
 
 # Outbound mail. Without this table, mail to other domains stays queued (4.4.1).
 # [outbound]

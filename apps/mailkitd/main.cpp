@@ -6,8 +6,10 @@
 // Without --config it runs on the embedded default (config.hpp): ./var, loopback ports, a
 // self-signed certificate, example.test with one user whose password is printed.
 // Signals: SIGTERM/SIGINT stop gracefully (sessions drained, queue consistent); SIGHUP reloads
-// the certificate and key. Logs go to stderr in Postfix's line shape under mailkit/<service>
-// (pflogsumm, fail2ban: docs/fail2ban), or as JSON lines with json_logs = true.
+// the certificate and key, and the configuration file (what can change live: domains, the
+// outbound relays and DKIM keys, MTA-STS; the rest is logged as needing a restart). Logs go to
+// stderr in Postfix's line shape under mailkit/<service> (pflogsumm; fail2ban: contrib/fail2ban),
+// or as JSON lines with json_logs = true.
 #include "config.hpp"
 
 #include <mailkit/core/log.hpp>
@@ -154,11 +156,40 @@ void print_summary(const server::mail_server& srv, const mailkitd::daemon_config
       " print(m.fetch('1:*','(BODY[HEADER.FIELDS (SUBJECT FROM)])'))\"\n"
       "Thunderbird: IMAP 127.0.0.1 port %u SSL/TLS, SMTP 127.0.0.1 port %u STARTTLS, user %s,\n"
       "  normal password; accept the certificate exception.\n"
-      "Stop with Ctrl-C (or SIGTERM); SIGHUP reloads the certificate.\n",
+      "Thunderbird's autoconfig document (what mail clients read to configure themselves):\n"
+      "  curl -k --resolve autoconfig.example.test:8443:127.0.0.1 \\\n"
+      "       https://autoconfig.example.test:8443/mail/config-v1.1.xml\n"
+      "Stop with Ctrl-C (or SIGTERM); SIGHUP reloads the certificate and the configuration.\n"
+      "Queue and metrics: mailkit queue list --data-dir %s; curl http://127.0.0.1:9925/metrics\n",
       user.c_str(), password.c_str(), c.data_dir.c_str(), mx, user.c_str(), sub, user.c_str(),
       password.c_str(), user.c_str(), user.c_str(), imaps, user.c_str(), password.c_str(), imaps,
-      sub, user.c_str());
+      sub, user.c_str(), c.data_dir.c_str());
   std::fflush(stdout);
+}
+
+// SIGHUP: read the file again and apply what can change while running
+// (mail_server::reload); a file that no longer parses changes nothing.
+void reload_config(server::mail_server& srv, const std::string& path,
+                   mailkit::dns::resolver* resolver) {
+  try {
+    mailkitd::daemon_config d = mailkitd::load_config(path);
+    auto& next = *d.server;
+    next.resolver = srv.config().resolver;
+    next.outbound = mailkitd::load_outbound(path, next.hostname, next.data_dir, resolver,
+                                            next.domains.empty() ? std::string() : next.domains[0]);
+    auto notes = srv.reload(std::move(next));
+    if (!notes) {
+      mailkit::log(mailkit::log_level::error, "master",
+                   "reload: configuration not fully applied: " + notes.error().message());
+      return;
+    }
+    for (const auto& n : *notes)
+      mailkit::log(mailkit::log_level::notice, "master", "reload: " + n);
+    mailkit::log(mailkit::log_level::notice, "master", "reload: configuration " + path + " read");
+  } catch (const std::exception& e) {
+    mailkit::log(mailkit::log_level::error, "master",
+                 std::string("reload: configuration kept, the file has an error: ") + e.what());
+  }
 }
 
 } // namespace
@@ -207,6 +238,9 @@ int main(int argc, char** argv) {
 
     auto srv = server::mail_server::create(sc);
     if (!srv) throw std::runtime_error("cannot start: " + srv.error().message());
+    // The server holds the transport now; a SIGHUP may replace it, and the old one (with its
+    // TLS-RPT and hold-release threads) must then go.
+    sc.outbound.reset();
     if (auto r = (*srv)->start(); !r)
       throw std::runtime_error("cannot listen: " + r.error().message());
     drop_privileges(d.run_as);
@@ -223,6 +257,7 @@ int main(int argc, char** argv) {
         else
           mailkit::log(mailkit::log_level::error, "master",
                        "reload: certificate kept, the new one failed: " + r.error().message());
+        if (!config_file.empty()) reload_config(**srv, config_file, resolver.get());
         continue;
       }
       mailkit::log(mailkit::log_level::notice, "master",

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <mailkit/core/log.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,22 @@ void log(log_level level, std::string_view component, std::string_view message) 
     sink = state().sink;
   }
   if (sink) (*sink)(level, component, message);
+}
+
+std::string log_safe(std::string_view value, std::size_t max) {
+  std::string out;
+  out.reserve(std::min(value.size(), max) + 3);
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (i == max) {
+      out += "...";
+      break;
+    }
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    const bool delimiter =
+        c == '<' || c == '>' || c == '[' || c == ']' || c == '(' || c == ')' || c == ',';
+    out += (c < 0x21 || c > 0x7e || delimiter) ? '?' : static_cast<char>(c);
+  }
+  return out;
 }
 
 } // namespace mailkit

@@ -93,9 +93,24 @@ check_params dmarc_params(const authenticate_params& params, const authenticatio
   return p;
 }
 
-// The From domains of the raw bytes: parsed with mime, header only as far as From is concerned.
+// The top-level header section of `message` and its blank line: every line up to and including
+// the first empty one (RFC 5322 §2.1), split as the MIME parser splits lines (LF, with an
+// optional CR before it). The parser's header section ends at that line or before it, so parsing
+// this prefix gives the same top-level fields as parsing the whole message, without indexing a
+// body that DMARC never reads (the end-of-data check of a 35 MB message copies nothing of it).
+std::string_view header_section(std::string_view message) {
+  for (std::size_t pos = 0; pos < message.size();) {
+    const line_view l = line_at(message, pos);
+    if (!l.terminated) break;
+    pos = l.next;
+    if (l.text.empty()) return message.substr(0, pos);
+  }
+  return message;
+}
+
+// The From domains of the raw bytes: the header section parsed with mime.
 std::vector<std::string> from_domains_of(std::string_view message, std::size_t* fields) {
-  auto msg = mime::parse(message);
+  auto msg = mime::parse(header_section(message));
   if (!msg) {
     if (fields) *fields = 0;
     return {};

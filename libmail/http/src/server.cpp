@@ -58,10 +58,57 @@ std::string_view host_part(std::string_view h) {
   return colon == std::string_view::npos ? h : h.substr(0, colon);
 }
 
+// The hosts a connection was accepted with, found from its SSL object by the SNI callback. An
+// ex_data slot of our own (not the SSL_CTX's callback argument): the first host's context may be
+// shared with other listeners (mailkitd's SMTP and IMAP), whose connections carry no hosts and
+// are left alone, and contexts outlive a replace_hosts().
+using host_list = std::vector<virtual_host>;
+
+int hosts_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+const virtual_host* find_in(const host_list& hosts, std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  for (const auto& h : hosts)
+    if (iequals(h.name, name)) return &h;
+  return nullptr;
+}
+
+// RFC 6066 §3: pick the certificate of the host the client named.
+int on_servername(SSL* ssl, int* /*alert*/, void* /*arg*/) {
+  const auto* hosts = static_cast<const host_list*>(SSL_get_ex_data(ssl, hosts_index()));
+  if (hosts == nullptr) return SSL_TLSEXT_ERR_NOACK; // not one of ours
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr) return SSL_TLSEXT_ERR_NOACK;
+  const virtual_host* h = find_in(*hosts, name);
+  if (h != nullptr && h->context) SSL_set_SSL_CTX(ssl, h->context->native_handle());
+  return SSL_TLSEXT_ERR_OK;
+}
+
+bool valid_hosts(const host_list& hosts) {
+  if (hosts.empty()) return false;
+  for (const auto& h : hosts)
+    if (!h.context || h.name.empty()) return false;
+  return true;
+}
+
+// Every connection starts on the first host's context, so the SNI callback goes there. Setting
+// it is idempotent; a context shared with other listeners (mailkitd's one certificate) gets a
+// callback that ignores their connections (no hosts in their ex_data).
+std::shared_ptr<const host_list> install(host_list hosts) {
+  SSL_CTX* first = hosts.front().context->native_handle();
+  SSL_CTX_set_tlsext_servername_callback(first, &on_servername);
+  return std::make_shared<const host_list>(std::move(hosts));
+}
+
 } // namespace
 
 struct server::impl {
-  server_options opts;
+  server_options opts; ///< address, port, idle timeout (the hosts live in `hosts`)
+  mutable std::mutex hosts_mutex;
+  std::shared_ptr<const host_list> hosts; ///< replaced whole by replace_hosts()
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   std::thread thread;
@@ -78,26 +125,17 @@ struct server::impl {
     return it == h->routes.end() ? nullptr : &it->second;
   }
 
-  const virtual_host* find_host(std::string_view name) const {
-    if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-    for (const auto& h : opts.hosts)
-      if (iequals(h.name, name)) return &h;
-    return nullptr;
-  }
-
-  // RFC 6066 §3: pick the certificate of the host the client named.
-  static int on_servername(SSL* ssl, int* /*alert*/, void* arg) {
-    const auto* self = static_cast<const impl*>(arg);
-    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (name == nullptr) return SSL_TLSEXT_ERR_NOACK;
-    const virtual_host* h = self->find_host(name);
-    if (h != nullptr && h->context) SSL_set_SSL_CTX(ssl, h->context->native_handle());
-    return SSL_TLSEXT_ERR_OK;
+  std::shared_ptr<const host_list> current_hosts() const {
+    std::lock_guard lock(hosts_mutex);
+    return hosts;
   }
 
   asio::awaitable<void> serve(tcp::socket socket) {
     const auto tuple = asio::as_tuple(asio::use_awaitable);
-    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *opts.hosts.front().context);
+    // The hosts (and so the certificates) of this connection, for its whole life.
+    const std::shared_ptr<const host_list> my_hosts = current_hosts();
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *my_hosts->front().context);
+    SSL_set_ex_data(stream.native_handle(), hosts_index(), const_cast<host_list*>(my_hosts.get()));
     beast::get_lowest_layer(stream).expires_after(opts.idle_timeout);
     if (auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple); ec)
       co_return;
@@ -116,7 +154,7 @@ struct server::impl {
       const bool head = req.method() == bhttp::verb::head;
       const bool post = req.method() == bhttp::verb::post;
       const std::string_view host_name = host_part(req[bhttp::field::host]);
-      const route* found = find_route(find_host(host_name), req.target());
+      const route* found = find_route(find_in(*my_hosts, host_name), req.target());
       const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
       route r;
       bool close_after = false;
@@ -191,11 +229,11 @@ struct server::impl {
 };
 
 expected<std::unique_ptr<server>> server::start(server_options options) {
-  if (options.hosts.empty()) return fail(errc::invalid_request);
-  for (const auto& h : options.hosts)
-    if (!h.context || h.name.empty()) return fail(errc::invalid_request);
+  if (!valid_hosts(options.hosts)) return fail(errc::invalid_request);
   auto p = std::make_unique<impl>();
+  p->hosts = install(std::move(options.hosts));
   p->opts = std::move(options);
+  p->opts.hosts.clear();
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(p->opts.address, ec);
   if (ec) return fail(errc::invalid_request);
@@ -206,9 +244,6 @@ expected<std::unique_ptr<server>> server::start(server_options options) {
   if (!ec) p->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail(errc::bind_failed);
   p->port = p->acceptor.local_endpoint().port();
-  SSL_CTX* first = p->opts.hosts.front().context->native_handle();
-  SSL_CTX_set_tlsext_servername_callback(first, &impl::on_servername);
-  SSL_CTX_set_tlsext_servername_arg(first, p.get());
   asio::co_spawn(p->ioc, p->accept_loop(), asio::detached);
   p->thread = std::thread([raw = p.get()] { raw->ioc.run(); });
   return std::unique_ptr<server>(new server(std::move(p)));
@@ -241,9 +276,16 @@ void server::stop() {
     p->ioc.stop();
   });
   impl_->thread.join();
-  SSL_CTX* first = impl_->opts.hosts.front().context->native_handle();
-  SSL_CTX_set_tlsext_servername_callback(first, nullptr);
-  SSL_CTX_set_tlsext_servername_arg(first, nullptr);
+  // The SNI callback stays on the contexts: it acts only on this server's connections (by their
+  // ex_data), and a context may be in use elsewhere.
+}
+
+expected<void> server::replace_hosts(std::vector<virtual_host> hosts) {
+  if (!valid_hosts(hosts)) return fail(errc::invalid_request);
+  auto fresh = install(std::move(hosts));
+  std::lock_guard lock(impl_->hosts_mutex);
+  impl_->hosts = std::move(fresh);
+  return {};
 }
 
 } // namespace mailkit::http

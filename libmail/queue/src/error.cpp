@@ -33,6 +33,8 @@ public:
       return "no such queue id";
     case errc::locked:
       return "the queue directory is in use by another process";
+    case errc::busy:
+      return "the message is being delivered right now; try again in a moment";
     }
     return "unknown queue error";
   }

@@ -37,6 +37,16 @@ std::chrono::seconds retry_schedule::interval(unsigned attempt) const noexcept {
   return std::chrono::seconds(static_cast<std::int64_t>(s));
 }
 
+void latency_histogram::observe(double seconds) noexcept {
+  if (!(seconds >= 0)) seconds = 0; // a clock stepped back, or NaN
+  std::size_t i = 0;
+  while (i < bounds.size() && seconds > bounds[i])
+    ++i;
+  ++counts[i];
+  sum += seconds;
+  ++count;
+}
+
 std::string_view to_string(recipient_state s) noexcept {
   switch (s) {
   case recipient_state::pending:
@@ -275,6 +285,8 @@ struct entry {
   std::vector<recipient_status> rs;
   bool warned = false;
   bool claimed = false;
+  bool held = false;                                ///< operator hold (messages.held)
+  std::chrono::steady_clock::time_point enqueued{}; ///< async_enqueue() was called
 };
 
 bool final_state(recipient_state s) {
@@ -327,6 +339,17 @@ public:
             "WITHOUT ROWID;");
         !r)
       return r;
+    // The operator hold flag (queue::hold), added after version 1 of the schema: older
+    // databases get the column here (SQLite cannot say ADD COLUMN IF NOT EXISTS).
+    {
+      statement cols(db_.handle(), "SELECT 1 FROM pragma_table_info('messages') WHERE name='held'");
+      if (!cols.ok()) return fail(errc::io_error);
+      if (cols.step() != SQLITE_ROW) {
+        if (auto r = db_.exec("ALTER TABLE messages ADD COLUMN held INTEGER NOT NULL DEFAULT 0");
+            !r)
+          return r;
+      }
+    }
     ins_msg_ = statement(db_.handle(), "INSERT INTO messages(id, record, trace, size, warned) "
                                        "VALUES(?,?,?,?,0)");
     ins_rcpt_ =
@@ -338,8 +361,9 @@ public:
     upd_warned_ = statement(db_.handle(), "UPDATE messages SET warned=1 WHERE id=?");
     del_msg_ = statement(db_.handle(), "DELETE FROM messages WHERE id=?");
     del_rcpt_ = statement(db_.handle(), "DELETE FROM recipients WHERE id=?");
+    upd_held_ = statement(db_.handle(), "UPDATE messages SET held=? WHERE id=?");
     if (!ins_msg_.ok() || !ins_rcpt_.ok() || !upd_rcpt_.ok() || !upd_warned_.ok() ||
-        !del_msg_.ok() || !del_rcpt_.ok())
+        !del_msg_.ok() || !del_rcpt_.ok() || !upd_held_.ok())
       return fail(errc::io_error);
 
     std::vector<std::shared_ptr<entry>> missing;
@@ -404,6 +428,7 @@ public:
       e.id = make_queue_id(*clk_);
     e.received = unix_micros(*clk_);
     auto ent = std::make_shared<entry>();
+    ent->enqueued = std::chrono::steady_clock::now();
     ent->env = std::move(e);
     ent->size = w->size();
     ent->trace = std::move(w->trace());
@@ -486,7 +511,7 @@ public:
     {
       std::lock_guard lock(mu_);
       for (auto& [id, e] : entries_) {
-        if (e->claimed) continue; // a worker has it now
+        if (e->claimed || e->held) continue; // a worker has it now, or an operator holds it
         bool any = false;
         for (auto& r : e->rs)
           if (r.state == recipient_state::deferred) {
@@ -508,7 +533,93 @@ public:
     s.recipients = it->second->rs;
     s.size = it->second->size;
     s.warned = it->second->warned;
+    s.held = it->second->held;
+    s.delivering = it->second->claimed;
     return s;
+  }
+
+  std::vector<message_status> list(std::size_t max) override {
+    std::lock_guard lock(mu_);
+    std::vector<message_status> out;
+    out.reserve(std::min(max, entries_.size()));
+    for (const auto& [id, e] : entries_) {
+      if (out.size() >= max) break;
+      message_status s;
+      s.env = e->env;
+      s.recipients = e->rs;
+      s.size = e->size;
+      s.warned = e->warned;
+      s.held = e->held;
+      s.delivering = e->claimed;
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  expected<void> hold(std::string_view id) override { return set_held(id, true); }
+
+  expected<void> release(std::string_view id) override { return set_held(id, false); }
+
+  expected<void> remove(std::string_view id, bool notify_sender) override {
+    std::lock_guard op(op_mu_);
+    std::shared_ptr<entry> e;
+    {
+      std::lock_guard lock(mu_);
+      auto it = entries_.find(std::string(id));
+      if (it == entries_.end()) return fail(errc::not_found);
+      // A worker's pass would write the states of a message that no longer exists.
+      if (it->second->claimed) return fail(errc::busy);
+      e = it->second;
+      // Out of reach of the workers from here on (ready_/timers_ entries are skipped).
+      entries_.erase(it);
+    }
+    expected<void> r;
+    {
+      std::lock_guard lock(db_mu_);
+      r = db_.exec("BEGIN IMMEDIATE");
+      if (r && !remove_rows(e->env.id)) r = fail(errc::io_error);
+      if (r) {
+        if (int err = inject(io_op::commit))
+          r = make_unexpected(from_errno(err));
+        else
+          r = db_.exec("COMMIT");
+      }
+      if (!r) (void)db_.exec("ROLLBACK");
+    }
+    if (!r) {
+      std::lock_guard lock(mu_);
+      entries_[e->env.id] = e; // nothing changed
+      return r;
+    }
+    std::string data;
+    if (notify_sender) {
+      std::vector<dsn_recipient> failed;
+      for (std::size_t i = 0; i < e->env.recipients.size(); ++i) {
+        const auto& rcpt = e->env.recipients[i];
+        if (final_state(e->rs[i].state) || !wants_dsn(e->env, rcpt, dsn_action::failed)) continue;
+        failed.push_back({&rcpt, dsn_action::failed, "5.0.0", "deleted by the postmaster", "",
+                          unix_seconds(*clk_), 0});
+      }
+      if (!failed.empty()) {
+        data = e->trace;
+        (void)read_file_into(msg_ + "/" + e->env.id, data);
+        send_dsn(*e, data, failed);
+      }
+    }
+    ::unlink((msg_ + "/" + e->env.id).c_str());
+    {
+      std::lock_guard lock(mu_);
+      bytes_ -= e->size;
+      ++stats_.removed;
+    }
+    std::size_t pending = 0;
+    for (const auto& st : e->rs)
+      pending += final_state(st.state) ? 0 : 1;
+    mailkit::log(log_level::notice, "queue",
+                 e->env.id + ": removed by the postmaster (" + std::to_string(pending) +
+                     " recipient(s) not delivered" +
+                     (notify_sender ? ", sender notified)" : ", no notification)"));
+    return {};
   }
 
   std::vector<std::string> ids() override {
@@ -524,12 +635,50 @@ public:
     queue_stats s = stats_;
     s.messages = entries_.size();
     s.bytes = bytes_;
+    s.held = static_cast<std::size_t>(std::count_if(
+        entries_.begin(), entries_.end(), [](const auto& kv) { return kv.second->held; }));
     return s;
   }
   const recovery_report& recovery() const noexcept override { return recovery_; }
   const options& config() const noexcept override { return o_; }
 
 private:
+  expected<void> set_held(std::string_view id, bool held) {
+    std::lock_guard op(op_mu_);
+    std::shared_ptr<entry> e;
+    {
+      std::lock_guard lock(mu_);
+      auto it = entries_.find(std::string(id));
+      if (it == entries_.end()) return fail(errc::not_found);
+      e = it->second;
+      if (e->held == held) return {};
+    }
+    {
+      // Durable first: a hold that a restart forgets would let the message go.
+      std::lock_guard lock(db_mu_);
+      upd_held_.reset().bind(1, static_cast<std::int64_t>(held ? 1 : 0)).bind(2, e->env.id);
+      if (int err = inject(io_op::commit)) return make_unexpected(from_errno(err));
+      if (int st = upd_held_.step(); st != SQLITE_DONE)
+        return make_unexpected(detail::sqlite_error(st));
+    }
+    {
+      std::lock_guard lock(mu_);
+      e->held = held;
+      // Released: the deferred recipients go now, the pending ones as usual. A message a
+      // worker has (held during an attempt) is scheduled by that worker when it is done.
+      if (!held && !e->claimed && entries_.count(e->env.id)) {
+        for (auto& r : e->rs)
+          if (r.state == recipient_state::deferred) r.next_attempt = 0;
+        schedule(e, unix_seconds(*clk_));
+      }
+    }
+    if (!held) cv_.notify_all();
+    mailkit::log(log_level::notice, "queue",
+                 e->env.id + (held ? ": placed on hold by the postmaster"
+                                   : ": released from hold by the postmaster"));
+    return {};
+  }
+
   static void log_error(const std::string& m) { mailkit::log(log_level::error, "queue", m); }
   static void log_info(const std::string& m) {
     if (log_enabled(log_level::info)) mailkit::log(log_level::info, "queue", m);
@@ -558,7 +707,7 @@ private:
     }
     // 2. Records.
     std::set<std::string> known;
-    statement all(db_.handle(), "SELECT id, record, trace, size, warned FROM messages");
+    statement all(db_.handle(), "SELECT id, record, trace, size, warned, held FROM messages");
     statement rc(db_.handle(), "SELECT idx, state, attempts, next_attempt, status, last_reply "
                                "FROM recipients WHERE id=? ORDER BY idx");
     if (!all.ok() || !rc.ok()) return fail(errc::io_error);
@@ -577,6 +726,7 @@ private:
       e->trace = all.text(2);
       e->size = static_cast<std::uint64_t>(all.int64(3));
       e->warned = all.int64(4) != 0;
+      e->held = all.int64(5) != 0;
       e->rs.resize(e->env.recipients.size());
       rc.reset().bind(1, id);
       std::size_t rows = 0;
@@ -647,6 +797,7 @@ private:
 
   // Under mu_ (or before threads exist): put an entry where a worker will find it.
   void schedule(const std::shared_ptr<entry>& e, std::int64_t now) {
+    if (e->held) return; // release() schedules it again
     std::int64_t next = INT64_MAX;
     for (const auto& r : e->rs) {
       if (r.state == recipient_state::pending) next = std::min<std::int64_t>(next, 0);
@@ -712,7 +863,10 @@ private:
     {
       std::lock_guard lock(mu_);
       ++stats_.group_commits;
+      const auto committed = std::chrono::steady_clock::now();
       for (auto& c : batch) {
+        stats_.acceptance.observe(
+            std::chrono::duration<double>(committed - c.ent->enqueued).count());
         entries_[c.ent->env.id] = c.ent;
         ready_.push_back(c.ent->env.id);
         bytes_ += c.ent->size;
@@ -789,7 +943,8 @@ private:
     const std::int64_t now = unix_seconds(*clk_);
     auto take = [&](const std::string& id) {
       auto it = entries_.find(id);
-      if (it == entries_.end() || it->second->claimed) return;
+      // A message held after it was scheduled stays where it is until release().
+      if (it == entries_.end() || it->second->claimed || it->second->held) return;
       it->second->claimed = true;
       out.push_back(it->second);
     };
@@ -890,6 +1045,7 @@ private:
       case delivery_result::status::delivered:
         st.state = recipient_state::delivered;
         ++stats_.delivered;
+        stats_.delivery.observe(static_cast<double>(unix_micros(*clk_) - env.received) / 1e6);
         log_info(env.id + ": to=<" + rcpt.address + "> status=sent (" + res.reply + ")");
         if (wants_dsn(env, rcpt, dsn_action::delivered))
           wk.delivered.push_back(
@@ -1084,7 +1240,8 @@ private:
   int lock_fd_ = -1;
   detail::database db_;
   std::mutex db_mu_;
-  statement ins_msg_, ins_rcpt_, upd_rcpt_, upd_warned_, del_msg_, del_rcpt_;
+  std::mutex op_mu_; ///< serializes operator actions (hold, release, remove)
+  statement ins_msg_, ins_rcpt_, upd_rcpt_, upd_warned_, del_msg_, del_rcpt_, upd_held_;
   recovery_report recovery_;
 
   mutable std::mutex mu_;

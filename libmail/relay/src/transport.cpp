@@ -997,6 +997,18 @@ tlsrpt::aggregator& transport::tls_reports() noexcept {
   return impl_->reports;
 }
 
+std::vector<std::string> transport::relay_names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, e] : impl_->relays)
+    out.push_back(name);
+  return out;
+}
+
+const limits* transport::relay_limits(std::string_view relay) const {
+  const impl::relay_entry* re = impl_->find_relay(relay);
+  return re ? &re->lim : nullptr;
+}
+
 quota_usage transport::quota_usage_of(std::string_view relay) const {
   const impl::relay_entry* re = impl_->find_relay(relay);
   return re ? impl_->quotas->usage(relay, re->lim) : quota_usage{};

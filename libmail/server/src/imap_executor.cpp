@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
+#include <cstring>
 #include <list>
 #include <map>
 #include <mutex>
@@ -55,9 +57,8 @@ bool icontains(std::string_view hay, std::string_view needle) noexcept {
 }
 
 /// RFC 7162 §3.1.2.1: HIGHESTMODSEQ is a positive number, sent for every mailbox. The store
-/// counts 0 for a mailbox nothing ever changed in (it has no messages and never had), so that
-/// is reported as 1; the first change there takes the store to 1 too, but it also moves UIDNEXT
-/// (an append) or nothing a client holds can have changed, so no client misses it.
+/// starts a mailbox at 1 (schema 2) and every change takes it higher; a 0 can only come from
+/// a store that never counted, and goes out as 1.
 std::uint64_t wire_highestmodseq(std::uint64_t store_value) {
   return std::max<std::uint64_t>(store_value, 1);
 }
@@ -142,7 +143,10 @@ std::string field_value(std::string_view whole, std::size_t name_size) {
 /// The encoded ENVELOPE, BODY and BODYSTRUCTURE of message bodies, shared by every session of
 /// the process. A body never changes, so neither do these texts: a warm FETCH of a large
 /// mailbox then reads no structure record and encodes nothing (Dovecot keeps the same texts in
-/// its cache file). Least recently used bodies go first past max_bytes.
+/// its cache file). Past max_bytes, bodies not used since the clock hand last passed go first
+/// (CLOCK, a second chance instead of strict LRU: a hit only sets a bit, so a FETCH of 10,000
+/// messages does not move 10,000 list nodes; entries sit in one array with the identifier
+/// inline, so a lookup is a hash probe and one entry read).
 class fetch_text_cache {
 public:
   enum slot : unsigned { envelope = 0, body = 2, bodystructure = 4 }; ///< + 1 under UTF8=ACCEPT
@@ -153,43 +157,129 @@ public:
     return cache;
   }
   /// Append the text of (blob, slot) to `out`; false when it is not cached.
-  bool append(const std::string& blob, unsigned slot, std::string& out) {
-    if (blob.empty()) return false;
+  bool append(std::string_view blob, unsigned slot, std::string& out) {
+    if (!cacheable(blob)) return false;
     std::lock_guard lock(mutex_);
-    auto it = index_.find(key_of(blob));
-    if (it == index_.end() || !it->second->has[slot] || it->second->blob != blob) return false;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    out += it->second->texts[slot];
+    const auto at = index_.find(key_of(blob));
+    if (at == slot_index::npos) return false;
+    entry& e = entries_[at];
+    if (!e.is(blob) || !e.has[slot]) return false;
+    e.referenced = true;
+    out += e.texts[slot];
     return true;
   }
-  void put(const std::string& blob, unsigned slot, std::string_view text) {
-    if (blob.empty() || text.size() > max_bytes / 64) return;
+  void put(std::string_view blob, unsigned slot, std::string_view text) {
+    if (!cacheable(blob) || text.size() > max_bytes / 64) return;
     std::lock_guard lock(mutex_);
     const auto key = key_of(blob);
-    auto it = index_.find(key);
-    if (it != index_.end() && it->second->blob != blob) {
-      drop(it->second); // another body with the same key: the newer one wins
-      it = index_.end();
+    auto at = index_.find(key);
+    if (at != slot_index::npos && !entries_[at].is(blob)) {
+      drop(at); // another body with the same key: the newer one wins
+      at = slot_index::npos;
     }
-    if (it == index_.end()) {
-      lru_.emplace_front();
-      lru_.front().blob = blob;
-      bytes_ += blob.size() + overhead;
-      it = index_.emplace(key, lru_.begin()).first;
-    } else {
-      lru_.splice(lru_.begin(), lru_, it->second);
+    if (at == slot_index::npos) {
+      if (!free_.empty()) {
+        at = free_.back();
+        free_.pop_back();
+      } else {
+        at = static_cast<std::uint32_t>(entries_.size());
+        entries_.emplace_back();
+      }
+      entry& e = entries_[at];
+      std::memcpy(e.id.data(), blob.data(), blob.size());
+      e.used = true;
+      bytes_ += overhead;
+      index_.insert(key, at);
     }
-    auto& e = *it->second;
+    entry& e = entries_[at];
+    e.referenced = true;
     bytes_ -= e.texts[slot].size();
     e.texts[slot] = text;
     e.has[slot] = true;
     bytes_ += text.size();
-    while (bytes_ > max_bytes && lru_.size() > 1)
-      drop(std::prev(lru_.end()));
+    while (bytes_ > max_bytes && index_.size() > 1)
+      evict_one(at);
   }
 
 private:
-  struct entry;
+  /// Body key -> entry: open addressing with linear probing in a power-of-two table at most
+  /// half full, so that a lookup is mostly one cache line (std::unordered_map costs a bucket
+  /// and a node, two cache misses per message of a large FETCH). Backward-shift deletion.
+  class slot_index {
+  public:
+    static constexpr std::uint32_t npos = UINT32_MAX;
+    [[nodiscard]] std::uint32_t find(std::uint64_t key) const noexcept {
+      if (table_.empty()) return npos;
+      for (std::size_t i = home(key);; i = (i + 1) & mask_) {
+        if (table_[i].slot == npos) return npos;
+        if (table_[i].key == key) return table_[i].slot;
+      }
+    }
+    void insert(std::uint64_t key, std::uint32_t slot) {
+      if ((count_ + 1) * 2 > table_.size()) grow();
+      std::size_t i = home(key);
+      while (table_[i].slot != npos)
+        i = (i + 1) & mask_;
+      table_[i] = {key, slot};
+      ++count_;
+    }
+    void erase(std::uint64_t key) noexcept {
+      if (table_.empty()) return;
+      std::size_t i = home(key);
+      for (;; i = (i + 1) & mask_) {
+        if (table_[i].slot == npos) return;
+        if (table_[i].key == key) break;
+      }
+      // Move back every later entry of the run whose home is not between the hole and it.
+      for (std::size_t j = (i + 1) & mask_; table_[j].slot != npos; j = (j + 1) & mask_) {
+        const std::size_t h = home(table_[j].key);
+        const bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
+        if (stays) continue;
+        table_[i] = table_[j];
+        i = j;
+      }
+      table_[i] = {};
+      --count_;
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return count_; }
+
+  private:
+    struct cell {
+      std::uint64_t key = 0;
+      std::uint32_t slot = npos;
+    };
+    [[nodiscard]] std::size_t home(std::uint64_t key) const noexcept {
+      return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
+    }
+    void grow() {
+      std::vector<cell> old = std::move(table_);
+      const std::size_t size = old.empty() ? 1024 : old.size() * 2;
+      table_.assign(size, cell{});
+      mask_ = size - 1;
+      shift_ = 64 - static_cast<unsigned>(std::countr_zero(size));
+      count_ = 0;
+      for (const auto& c : old)
+        if (c.slot != npos) insert(c.key, c.slot);
+    }
+    std::vector<cell> table_;
+    std::size_t mask_ = 0;
+    unsigned shift_ = 64;
+    std::size_t count_ = 0;
+  };
+
+  static constexpr std::size_t id_size = 32;   ///< store body identifiers: 32 hex digits
+  static constexpr std::size_t overhead = 256; ///< per entry: slot, index node, strings
+  struct entry {
+    std::array<char, id_size> id{};
+    std::array<std::string, 6> texts;
+    std::array<bool, 6> has{};
+    bool used = false;       ///< holds a body (else on the free list)
+    bool referenced = false; ///< hit since the clock hand last passed
+    [[nodiscard]] bool is(std::string_view blob) const noexcept {
+      return used && std::memcmp(id.data(), blob.data(), id_size) == 0;
+    }
+  };
+  static bool cacheable(std::string_view blob) noexcept { return blob.size() == id_size; }
   /// Body identifiers are random: FNV-1a of the text is a good enough key, and the entry keeps
   /// the whole identifier to tell a collision from a hit.
   static std::uint64_t key_of(std::string_view blob) noexcept {
@@ -198,22 +288,39 @@ private:
       h = (h ^ c) * 1099511628211ull;
     return h;
   }
-  void drop(std::list<entry>::iterator e) {
-    bytes_ -= e->blob.size() + overhead;
-    for (const auto& t : e->texts)
-      bytes_ -= t.size();
-    index_.erase(key_of(e->blob));
-    lru_.erase(e);
+  /// Advance the clock hand to the first entry not referenced since its last pass (clearing
+  /// the bits it passes) and drop it; never `keep`, the entry being filled.
+  void evict_one(std::uint32_t keep) {
+    for (std::size_t steps = 0; steps <= 2 * entries_.size(); ++steps) {
+      if (hand_ >= entries_.size()) hand_ = 0;
+      const auto i = static_cast<std::uint32_t>(hand_++);
+      entry& e = entries_[i];
+      if (!e.used || i == keep) continue;
+      if (e.referenced) {
+        e.referenced = false;
+        continue;
+      }
+      drop(i);
+      return;
+    }
   }
-  static constexpr std::size_t overhead = 256; ///< per entry: node, index slot, strings
-  struct entry {
-    std::string blob;
-    std::array<std::string, 6> texts;
-    std::array<bool, 6> has{};
-  };
+  void drop(std::uint32_t i) {
+    entry& e = entries_[i];
+    bytes_ -= overhead;
+    for (auto& t : e.texts) {
+      bytes_ -= t.size();
+      std::string().swap(t);
+    }
+    index_.erase(key_of(std::string_view(e.id.data(), id_size)));
+    e.has.fill(false);
+    e.used = e.referenced = false;
+    free_.push_back(i);
+  }
   std::mutex mutex_;
-  std::list<entry> lru_;
-  std::unordered_map<std::uint64_t, std::list<entry>::iterator> index_;
+  std::vector<entry> entries_;
+  std::vector<std::uint32_t> free_;
+  slot_index index_;
+  std::size_t hand_ = 0;
   std::size_t bytes_ = 0;
 };
 
@@ -474,8 +581,9 @@ imap_executor::~imap_executor() = default;
 
 std::optional<std::string> imap_executor::authenticate(std::string_view user,
                                                        std::string_view password) {
-  // The store verifies (same cost for unknown accounts) and rehashes imported hashes.
-  auto r = store_->authenticate(user, password);
+  // The store verifies (same cost for unknown accounts) and rehashes imported hashes; a
+  // password verified less than the cache's TTL ago against the same stored hash skips Argon2.
+  auto r = authenticate_cached(*store_, auth_cache_.get(), user, password);
   if (!r || !r->ok) return std::nullopt;
   auto info = store_->account(user);
   account_ = info ? info->address : std::string(user);
@@ -973,6 +1081,24 @@ void imap_executor::do_list(imap::server& s, const imap::cmd_list& c) {
     }
     entries.emplace_back(&mb, true);
   }
+  // RFC 9051 §6.3.7: a subscription may name a mailbox that does not exist (deleted, or never
+  // made); LSUB and LIST (SUBSCRIBED) still list it, as \NonExistent (RFC 5258 §3.1). The
+  // SUBSCRIBED return option alone lists mailboxes only (RFC 5258 §3.2).
+  std::set<std::string> subscribed;
+  if (c.lsub || c.subscribed) {
+    auto subs = store_->subscriptions(account_);
+    if (!subs) return fail(s, subs.error(), "LIST failed");
+    subscribed.insert(subs->begin(), subs->end());
+    for (auto& level : implied)
+      level->subscribed = subscribed.count(level->name) != 0;
+    for (const auto& name : subscribed) {
+      if (names.count(name)) continue;
+      implied.push_back(std::make_unique<store::mailbox_info>());
+      implied.back()->name = name;
+      implied.back()->subscribed = true;
+      entries.emplace_back(implied.back().get(), false);
+    }
+  }
   // RFC 5258 §3 (and RFC 9051 §7.3.1): \NonExistent, which implies \Noselect; an IMAP4rev1
   // client using the base syntax gets the \Noselect it knows.
   const char* nonexistent = c.extended || s.enabled("IMAP4REV2") ? "\\NonExistent" : "\\Noselect";
@@ -1000,10 +1126,10 @@ void imap_executor::do_list(imap::server& s, const imap::cmd_list& c) {
       if (!match) continue;
       bool children = false, subscribed_child = false;
       for (const auto& other : *all)
-        if (other.name.size() > name.size() + 1 && other.name.rfind(name + "/", 0) == 0) {
+        if (other.name.size() > name.size() + 1 && other.name.rfind(name + "/", 0) == 0)
           children = true;
-          if (other.subscribed) subscribed_child = true;
-        }
+      if (auto it = subscribed.upper_bound(name + "/"); it != subscribed.end())
+        subscribed_child = it->rfind(name + "/", 0) == 0;
       // RFC 5258 §3.5: with RECURSIVEMATCH a parent of subscribed mailboxes is listed too,
       // with CHILDINFO ("SUBSCRIBED").
       const bool childinfo = c.subscribed && c.recursive_match && subscribed_child && !c.lsub;
@@ -1162,9 +1288,15 @@ void imap_executor::do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid
   }
   auto infos = store_->messages(account_, sel_->name, uids.front(), uids.back());
   if (!infos) return fail(s, infos.error(), "FETCH failed");
-  // Keep only the requested messages (both lists are in UID order).
+  // Keep only the requested messages (both lists are in UID order); all of them (1:*) as they
+  // are, without a copy.
   std::vector<store::message_info> msgs;
-  {
+  if (infos->size() == uids.size() &&
+      std::equal(uids.begin(), uids.end(), infos->begin(),
+                 [](uid_type u, const store::message_info& m) { return u == m.uid; })) {
+    msgs = std::move(*infos);
+  } else {
+    msgs.reserve(std::min(uids.size(), infos->size()));
     std::size_t j = 0;
     for (auto& m : *infos) {
       while (j < uids.size() && uids[j] < m.uid)

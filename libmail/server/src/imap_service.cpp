@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Asio IMAP server: listeners and per-connection coroutines (imap_service.hpp).
+#include <mailkit/core/log.hpp>
 #include <mailkit/server/imap_executor.hpp>
 #include <mailkit/server/imap_service.hpp>
 
@@ -13,6 +14,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -62,9 +64,12 @@ public:
       : svc_(std::move(svc)), sock_(std::move(sock)), watchdog_(sock_.get_executor()),
         write_done_(sock_.get_executor()), implicit_tls_(l.implicit_tls),
         core_(make_config(*svc_, l)), exec_(svc_->store_) {
+    exec_.set_auth_cache(svc_->auth_cache_);
     boost::system::error_code ec;
     const auto peer = sock_.remote_endpoint(ec);
     if (!ec) ip_ = peer.address().to_string();
+    const auto local = sock_.local_endpoint(ec);
+    if (!ec) lip_ = local.address().to_string();
     buffer_.resize(svc_->opts_.read_buffer);
   }
 
@@ -152,23 +157,44 @@ private:
         watch_changes(); // a resynchronization replaces the subscription
       }
       if (core_.output().empty()) break;
-      wbuf_.assign(core_.output());
-      core_.consume_output(wbuf_.size());
-      set_step(svc_->opts_.write);
-      boost::system::error_code ec;
-      if (tls_)
-        std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(wbuf_), nothrow);
-      else
-        std::tie(ec, std::ignore) = co_await asio::async_write(sock_, asio::buffer(wbuf_), nothrow);
-      if (ec) {
+      core_.take_output(wbuf_);
+      if (!co_await write_buffer()) {
         ok = false;
-        write_failed_ = true;
         break;
       }
     }
     writing_ = false;
     write_done_.cancel();
     co_return ok && !write_failed_;
+  }
+
+  /// Write what the core holds (a chunk of a FETCH) while a worker makes the next chunk. The
+  /// bytes are moved out of the core first: the worker appends to the core, this coroutine
+  /// writes its own buffer, and nothing else touches the core meanwhile (no other writer runs
+  /// outside IDLE, and this coroutine is the reading loop).
+  asio::awaitable<bool> write_while_resuming() {
+    using namespace asio::experimental::awaitable_operators;
+    co_await wait_writer();
+    core_.take_output(wbuf_);
+    writing_ = true;
+    const bool ok =
+        co_await (write_buffer() && offload(svc_->workers_, [this] { exec_.resume(core_); }));
+    writing_ = false;
+    write_done_.cancel();
+    no_step();
+    co_return ok && !write_failed_;
+  }
+
+  /// Write wbuf_ within the write timeout; false (and write_failed_) when that fails.
+  asio::awaitable<bool> write_buffer() {
+    set_step(svc_->opts_.write);
+    boost::system::error_code ec;
+    if (tls_)
+      std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(wbuf_), nothrow);
+    else
+      std::tie(ec, std::ignore) = co_await asio::async_write(sock_, asio::buffer(wbuf_), nothrow);
+    if (ec) write_failed_ = true;
+    co_return !ec;
   }
 
   /// A change in the selected mailbox (posted from the store's writing thread).
@@ -276,6 +302,13 @@ private:
         co_await offload(svc_->auth_workers_, [&] { who = exec_.authenticate(user, password); });
         password.assign(password.size(), '\0');
         if (!who) {
+          // The line contrib/fail2ban/filter.d/mailkit.conf matches: the client's address
+          // before the user name it chose (log_safe: printable, no delimiters, bounded).
+          ++login_failures_;
+          log(log_level::warning, "imap-login",
+              "Login failed (auth failed, " + std::to_string(login_failures_) +
+                  (login_failures_ == 1 ? " attempt" : " attempts") + "): rip=" + ip_ +
+                  ", lip=" + lip_ + ", user=<" + log_safe(user) + ">");
           // Throttling: a delay growing with the recent failures of this address.
           asio::steady_timer t(sock_.get_executor());
           t.expires_after(svc_->login_failed(ip_));
@@ -307,12 +340,10 @@ private:
         no_step();
         co_await wait_writer();
         co_await offload(svc_->workers_, [&] { exec_.execute(core_, ev); });
-        // A large FETCH comes in chunks: each is written before the next is made.
-        while (exec_.pending()) {
-          if (!co_await flush()) goto done;
-          no_step();
-          co_await offload(svc_->workers_, [&] { exec_.resume(core_); });
-        }
+        // A large FETCH comes in chunks: the next one is made on a worker while this one is
+        // written, so the client reads while the server works (two chunks in memory at most).
+        while (exec_.pending())
+          if (!co_await write_while_resuming()) goto done;
         watch_changes();
         break;
       case k::idle_done:
@@ -360,7 +391,8 @@ private:
   imap::server core_;
   imap_executor exec_;
   std::shared_ptr<store::subscription> watched_;
-  std::string ip_, user_;
+  std::string ip_, lip_, user_;
+  unsigned login_failures_ = 0;
   std::vector<char> buffer_;
   std::string wbuf_;
   clock_type::time_point step_deadline_;
@@ -372,6 +404,9 @@ private:
 imap_service::imap_service(asio::any_io_executor ex, imap_service_options opts,
                            std::shared_ptr<store::mail_store> store)
     : ex_(std::move(ex)), opts_(std::move(opts)), store_(std::move(store)),
+      auth_cache_(opts_.shared_credentials_cache
+                      ? opts_.shared_credentials_cache
+                      : std::make_shared<auth_cache>(opts_.credentials_cache)),
       workers_(std::max<std::size_t>(1, opts_.worker_threads)),
       auth_workers_(std::max<std::size_t>(1, opts_.auth_threads)) {}
 

@@ -448,20 +448,30 @@ void inbound_policy::on_rcpt(const smtp::session_info& s, const smtp::envelope& 
       [self = impl_, s, e, r, done = std::move(done)] { done(self->rcpt_decision(s, e, r)); });
 }
 
-void inbound_policy::on_auth(const smtp::session_info&, const smtp::credentials& c,
+void inbound_policy::on_auth(const smtp::session_info& s, const smtp::credentials& c,
                              smtp::decision_handler done) {
-  impl_->run([self = impl_, c, done = std::move(done)] {
+  impl_->run([self = impl_, ip = s.peer_address, c, done = std::move(done)] {
+    // Postfix's line, which contrib/fail2ban/filter.d/mailkit.conf matches: the client's address
+    // comes before the user name it chose (log_safe: printable, no brackets, bounded).
+    const auto failed = [&] {
+      log(log_level::warning, "smtpd",
+          "warning: unknown[" + ip + "]: SASL " + log_safe(c.mechanism) +
+              " authentication failed: sasl_username=<" + log_safe(c.authcid) + ">");
+    };
     // RFC 4954 §4: an authorization identity other than the user is not supported.
     if (!c.authzid.empty() && !iequals(c.authzid, c.authcid)) {
+      failed();
       done(decision::respond(make_reply(535, "5.7.8", "authentication credentials invalid")));
       return;
     }
-    auto r = self->store->authenticate(c.authcid, c.password);
+    auto r =
+        authenticate_cached(*self->store, self->cfg.credentials_cache.get(), c.authcid, c.password);
     if (!r) {
       done(decision::respond(make_reply(454, "4.7.0", "temporary authentication failure")));
       return;
     }
     if (!r->ok) {
+      failed();
       done(decision::respond(make_reply(535, "5.7.8", "authentication credentials invalid")));
       return;
     }

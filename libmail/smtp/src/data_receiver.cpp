@@ -74,15 +74,29 @@ receive_result dot_receiver::feed(std::string_view in, std::string& out, std::si
       if (c == '\r') ++i;
       break;
     case state::mid: {
-      // Fast path: copy up to the next CR or LF in one append.
+      // Fast path: the text up to the next CR or LF, and with it every following line that
+      // ends in CRLF and whose successor does not start with a period, in one append (what
+      // the states would emit byte for byte: nothing to unstuff, no bare line ending).
       std::size_t j = i;
+      std::size_t len = line_len_;
       const std::size_t room = cap - out.size();
       const std::size_t stop = (n - i > room) ? i + room : n;
-      while (j < stop && in[j] != '\r' && in[j] != '\n')
-        ++j;
+      for (;;) {
+        const std::size_t from = j;
+        while (j < stop && in[j] != '\r' && in[j] != '\n')
+          ++j;
+        len += j - from;
+        if (j + 2 < stop && in[j] == '\r' && in[j + 1] == '\n' && in[j + 2] != '.') {
+          note_line(len + 2);
+          len = 0;
+          j += 2;
+          continue;
+        }
+        break;
+      }
       if (j > i) {
         emit(out, in.substr(i, j - i));
-        line_len_ += j - i;
+        line_len_ = len;
         if (line_len_ + 2 > limits_.text_line) note_line(line_len_ + 2);
         i = j;
         break;

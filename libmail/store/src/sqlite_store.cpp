@@ -97,6 +97,20 @@ CREATE TABLE expunged(
   modseq INTEGER NOT NULL,
   PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID;
 )sql",
+    // 2: RFC 7162 §3.1: a mod-sequence is a positive number and every change gets a larger one;
+    // a mailbox starts at HIGHESTMODSEQ 1 (a never-changed one was reported as 1), so that its
+    // first change (2) is above what a client saw. RFC 9051 §6.3.7: subscriptions are names
+    // kept apart from mailboxes (one may name a mailbox that does not exist; DELETE keeps it);
+    // mailboxes.subscribed is no longer read or written.
+    R"sql(
+UPDATE mailboxes SET highestmodseq=1 WHERE highestmodseq=0;
+CREATE TABLE subscriptions(
+  account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  PRIMARY KEY(account_id, name)) WITHOUT ROWID;
+INSERT INTO subscriptions(account_id, name) SELECT account_id, name FROM mailboxes
+  WHERE subscribed != 0;
+)sql",
 };
 static_assert(std::size(migrations) == schema_version);
 
@@ -378,14 +392,7 @@ public:
     auto a = normalize_address(address);
     std::optional<std::string> stored;
     if (a) {
-      auto r = read([&](connection& c) -> expected<std::optional<std::string>> {
-        statement st(c, "SELECT password FROM accounts WHERE address=?");
-        st.bind(1, *a);
-        int rc = st.step();
-        if (rc == SQLITE_ROW) return std::optional<std::string>(std::string(st.text(0)));
-        if (rc != SQLITE_DONE) return sql_fail(rc);
-        return std::optional<std::string>();
-      });
+      auto r = password_hash(*a);
       if (!r) return make_unexpected(r.error());
       stored = std::move(*r);
     }
@@ -408,15 +415,30 @@ public:
         return auth_result{};
       return make_unexpected(v.error());
     }
-    auth_result res{v->ok, false};
+    auth_result res{v->ok, false, {}};
+    if (v->ok) res.verified_hash = *stored;
     if (v->ok && v->needs_rehash) {
       auto h = hash_password(password, opt_.passwords);
       if (h) {
         auto w = write([&](connection& c) { return update_password(c, *a, *h); });
         res.rehashed = w.has_value();
+        if (res.rehashed) res.verified_hash = std::move(*h);
       }
     }
     return res;
+  }
+
+  expected<std::optional<std::string>> password_hash(std::string_view address) override {
+    auto a = normalize_address(address);
+    if (!a) return std::optional<std::string>();
+    return read([&](connection& c) -> expected<std::optional<std::string>> {
+      statement st(c, "SELECT password FROM accounts WHERE address=?");
+      st.bind(1, *a);
+      int rc = st.step();
+      if (rc == SQLITE_ROW) return std::optional<std::string>(std::string(st.text(0)));
+      if (rc != SQLITE_DONE) return sql_fail(rc);
+      return std::optional<std::string>();
+    });
   }
 
   expected<void> add_alias(std::string_view source, std::span<const std::string> targets) override {
@@ -588,6 +610,12 @@ public:
                       "?2 || '/')");
       st.bind(1, mb->account_id).bind(2, *f).bind(3, *t);
       if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
+      // Subscriptions follow the renamed mailboxes (a stale one to the new name is replaced).
+      statement sub(c, "UPDATE OR REPLACE subscriptions SET name = ?3 || substr(name, "
+                       "length(?2) + 1) WHERE account_id=?1 AND (name=?2 OR substr(name, 1, "
+                       "length(?2) + 1) = ?2 || '/')");
+      sub.bind(1, mb->account_id).bind(2, *f).bind(3, *t);
+      if (int rc = sub.step(); rc != SQLITE_DONE) return sql_fail(rc);
       // Parents of the new name (RFC 3501 §6.3.5 creates superior names as CREATE does).
       auto slash = t->rfind('/');
       if (slash != std::string::npos)
@@ -603,7 +631,9 @@ public:
       auto acc = account_row_of(c, *a);
       if (!acc) return make_unexpected(acc.error());
       std::vector<mailbox_info> out;
-      statement st(c, "SELECT x.name, x.special_use, x.subscribed, x.uidvalidity, x.uidnext, "
+      statement st(c, "SELECT x.name, x.special_use, EXISTS(SELECT 1 FROM subscriptions s "
+                      "WHERE s.account_id=x.account_id AND s.name=x.name), x.uidvalidity, "
+                      "x.uidnext, "
                       "x.highestmodseq, (SELECT count(*) FROM messages m WHERE "
                       "m.mailbox_id=x.id), (SELECT count(*) FROM messages m WHERE "
                       "m.mailbox_id=x.id AND (m.sysflags & 1)=0) FROM mailboxes x WHERE "
@@ -628,7 +658,9 @@ public:
     return read([&](connection& c) -> expected<mailbox_info> {
       auto mb = mailbox_row_of(c, *a, *n);
       if (!mb) return make_unexpected(mb.error());
-      statement st(c, "SELECT x.name, x.special_use, x.subscribed, x.uidvalidity, x.uidnext, "
+      statement st(c, "SELECT x.name, x.special_use, EXISTS(SELECT 1 FROM subscriptions s "
+                      "WHERE s.account_id=x.account_id AND s.name=x.name), x.uidvalidity, "
+                      "x.uidnext, "
                       "x.highestmodseq, (SELECT count(*) FROM messages m WHERE "
                       "m.mailbox_id=x.id), (SELECT count(*) FROM messages m WHERE "
                       "m.mailbox_id=x.id AND (m.sysflags & 1)=0) FROM mailboxes x WHERE "
@@ -647,12 +679,41 @@ public:
     auto n = normalize_mailbox_name(name);
     if (!n) return make_unexpected(n.error());
     return write([&](connection& c) -> expected<void> {
-      auto mb = mailbox_row_of(c, *a, *n);
-      if (!mb) return make_unexpected(mb.error());
-      statement st(c, "UPDATE mailboxes SET subscribed=? WHERE id=?");
-      st.bind(1, subscribed ? 1 : 0).bind(2, mb->id);
+      auto acc = account_row_of(c, *a);
+      if (!acc) return make_unexpected(acc.error());
+      auto mb = mailbox_row_by_account(c, acc->id, *n);
+      if (subscribed) {
+        // RFC 9051 §6.3.7: the server MAY check that the mailbox exists; we do.
+        if (!mb) return make_unexpected(mb.error());
+        statement st(c, "INSERT OR IGNORE INTO subscriptions(account_id, name) VALUES(?,?)");
+        st.bind(1, acc->id).bind(2, *n);
+        if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
+        return {};
+      }
+      // RFC 9051 §6.3.8: a subscription outlives its mailbox, so UNSUBSCRIBE takes any
+      // subscribed name; a name neither subscribed nor a mailbox is an error.
+      statement st(c, "DELETE FROM subscriptions WHERE account_id=? AND name=?");
+      st.bind(1, acc->id).bind(2, *n);
       if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
+      if (sqlite3_changes(c.get()) == 0 && !mb) return make_unexpected(mb.error());
       return {};
+    });
+  }
+
+  expected<std::vector<std::string>> subscriptions(std::string_view account) override {
+    auto a = normalize_address(account);
+    if (!a) return make_unexpected(a.error());
+    return read([&](connection& c) -> expected<std::vector<std::string>> {
+      auto acc = account_row_of(c, *a);
+      if (!acc) return make_unexpected(acc.error());
+      std::vector<std::string> out;
+      statement st(c, "SELECT name FROM subscriptions WHERE account_id=? ORDER BY name");
+      st.bind(1, acc->id);
+      int rc;
+      while ((rc = st.step()) == SQLITE_ROW)
+        out.emplace_back(st.text(0));
+      if (rc != SQLITE_DONE) return sql_fail(rc);
+      return out;
     });
   }
 
@@ -808,7 +869,7 @@ public:
       if (mb->uidvalidity == uidvalidity) return true;
       // Only a mailbox no client can have seen a UID of: otherwise its UIDs would change
       // meaning under the same UIDVALIDITY (RFC 3501 §2.3.1.1).
-      if (mb->uidnext != 1 || mb->highestmodseq != 0) return false;
+      if (mb->uidnext != 1 || mb->highestmodseq > 1) return false;
       {
         statement st(c, "SELECT 1 FROM expunged WHERE mailbox_id=? LIMIT 1");
         st.bind(1, mb->id);
@@ -1038,7 +1099,7 @@ public:
     auto key = keys(account, mailbox);
     if (!key) return make_unexpected(key.error());
     std::vector<uid_type> gone;
-    std::vector<std::string> blobs;
+    std::vector<std::string> blobs, dead;
     std::int64_t mbid = 0;
     modseq_type modseq = 0;
     // Published before the writer lock is released, so every subscriber sees the changes
@@ -1050,6 +1111,9 @@ public:
       mbid = mb->id;
       modseq = mb->highestmodseq + 1;
       MAILKIT_STORE_TRY(expunge_in(c, *mb, uids, modseq, gone, blobs));
+      // The bodies no longer named are found in the same transaction: one commit (one WAL
+      // fsync) per EXPUNGE instead of a second one for drop_unreferenced().
+      MAILKIT_STORE_TRY(unreferenced_in(c, blobs, dead));
       return {};
     });
     if (!r) return make_unexpected(r.error());
@@ -1058,7 +1122,11 @@ public:
       events.push_back({change::kind::expunged, u, modseq, {}});
     publish(mbid, events);
     writer.unlock();
-    (void)text_->forget(key->first, drop_unreferenced(blobs));
+    // After the commit: a crash before the unlink leaves an orphan for the recovery scan,
+    // never a row without its body.
+    for (const auto& b : dead)
+      blobs_->remove(b);
+    (void)text_->forget(key->first, dead);
     return gone;
   }
 
@@ -1390,14 +1458,19 @@ private:
                                 std::string_view special_use, bool subscribed) {
     auto v = next_uidvalidity(c);
     if (!v) return make_unexpected(v.error());
-    statement st(c, "INSERT INTO mailboxes(account_id, name, special_use, subscribed, "
-                    "uidvalidity) VALUES(?,?,?,?,?)");
+    // RFC 7162 §3.1: HIGHESTMODSEQ starts at 1 (positive); the first change makes it 2.
+    statement st(c, "INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, "
+                    "highestmodseq) VALUES(?,?,?,?,1)");
     st.bind(1, account_id)
         .bind(2, name)
         .bind(3, special_use)
-        .bind(4, subscribed ? 1 : 0)
-        .bind(5, static_cast<std::int64_t>(*v));
+        .bind(4, static_cast<std::int64_t>(*v));
     if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
+    if (subscribed) {
+      statement sub(c, "INSERT OR IGNORE INTO subscriptions(account_id, name) VALUES(?,?)");
+      sub.bind(1, account_id).bind(2, name);
+      if (int rc = sub.step(); rc != SQLITE_DONE) return sql_fail(rc);
+    }
     return {};
   }
 
@@ -1467,6 +1540,16 @@ private:
     matched = true;
     for (const auto& t : targets) {
       if (out.size() >= max_alias_targets) return fail(errc::limit_exceeded);
+      if (t == address) {
+        // An alias that names its own account keeps a copy there and forwards the rest (what
+        // Exim's unseen alias router does on HestiaCP): the account is a target like any other.
+        const bool listed = std::any_of(out.begin(), out.end(), [&](const delivery_target& d) {
+          return d.where == delivery_target::kind::local && d.address == address;
+        });
+        if (!listed && account_row_of(c, address))
+          out.push_back({delivery_target::kind::local, address, tag});
+        continue;
+      }
       if (is_local_domain(c, std::string(domain_of(t)))) {
         bool sub = false;
         MAILKIT_STORE_TRY(expand(c, t, tag, depth + 1, seen, out, sub));
@@ -1807,28 +1890,34 @@ private:
     });
   }
 
+  /// Inside a write transaction that removed rows: of `blobs`, those no longer named by any
+  /// message, their cached structures deleted; the caller removes the files after the commit.
+  expected<void> unreferenced_in(connection& c, const std::vector<std::string>& blobs,
+                                 std::vector<std::string>& dead) {
+    dead.clear(); // a retried transaction starts over
+    std::set<std::string> unique(blobs.begin(), blobs.end());
+    for (const auto& b : unique) {
+      statement st(c, "SELECT 1 FROM messages WHERE blob=? LIMIT 1");
+      st.bind(1, b);
+      int rc = st.step();
+      if (rc == SQLITE_ROW) continue;
+      if (rc != SQLITE_DONE) return sql_fail(rc);
+      statement del(c, "DELETE FROM structures WHERE blob=?");
+      del.bind(1, b);
+      if (rc = del.step(); rc != SQLITE_DONE) return sql_fail(rc);
+      dead.push_back(b);
+    }
+    return {};
+  }
+
   /// After a commit that removed rows: delete bodies (and cached structures) no longer named by
   /// any message. Failures leave orphans for the recovery scan, never a missing body.
   /// Returns the bodies removed.
   std::vector<std::string> drop_unreferenced(const std::vector<std::string>& blobs) {
     if (blobs.empty()) return {};
     std::lock_guard lock(write_mutex_);
-    std::set<std::string> unique(blobs.begin(), blobs.end());
     std::vector<std::string> dead;
-    auto r = write_locked([&](connection& c) -> expected<void> {
-      for (const auto& b : unique) {
-        statement st(c, "SELECT 1 FROM messages WHERE blob=? LIMIT 1");
-        st.bind(1, b);
-        int rc = st.step();
-        if (rc == SQLITE_ROW) continue;
-        if (rc != SQLITE_DONE) return sql_fail(rc);
-        statement del(c, "DELETE FROM structures WHERE blob=?");
-        del.bind(1, b);
-        if (rc = del.step(); rc != SQLITE_DONE) return sql_fail(rc);
-        dead.push_back(b);
-      }
-      return {};
-    });
+    auto r = write_locked([&](connection& c) { return unreferenced_in(c, blobs, dead); });
     if (!r) return {};
     for (const auto& b : dead)
       blobs_->remove(b);

@@ -189,6 +189,17 @@ TEST_F(directory_test, aliases_catch_all_and_subaddress) {
   EXPECT_EQ(store->resolve_recipient("bob+vip@example.com")->targets[0].address,
             "carol@example.com");
 
+  // An alias naming its own account keeps a copy there and forwards (HestiaCP's forwards).
+  std::vector<std::string> keep_copy{"bob@example.com", "ext@elsewhere.org"};
+  ASSERT_TRUE(store->add_alias("bob@example.com", keep_copy));
+  auto kept = store->resolve_recipient("bob+x@example.com");
+  ASSERT_TRUE(kept);
+  ASSERT_EQ(kept->targets.size(), 2u);
+  EXPECT_EQ(kept->targets[0],
+            (delivery_target{delivery_target::kind::local, "bob@example.com", "x"}));
+  EXPECT_EQ(kept->targets[1].where, delivery_target::kind::external);
+  ASSERT_TRUE(store->remove_alias("bob@example.com"));
+
   // Loops terminate; deep nesting hits the limit.
   std::vector<std::string> to_b{"loopb@example.net"}, to_a{"loopa@example.net"};
   ASSERT_TRUE(store->add_alias("loopa@example.net", to_b));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <string_view>
 
 namespace mailkit {
@@ -25,5 +26,10 @@ void set_log_sink(log_sink sink, log_level min_level = log_level::info);
 
 /// Send one message to the installed sink.
 void log(log_level level, std::string_view component, std::string_view message);
+
+/// A peer-chosen value (a user name, an address) made safe to put inside a log line that tools
+/// parse (fail2ban, pflogsumm): printable ASCII only, and none of `<>[](),` (which delimit the
+/// fields those tools match), each other octet as `?`; at most `max` octets, then `...`.
+[[nodiscard]] std::string log_safe(std::string_view value, std::size_t max = 128);
 
 } // namespace mailkit

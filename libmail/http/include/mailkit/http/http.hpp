@@ -160,6 +160,11 @@ public:
   [[nodiscard]] std::size_t requests() const noexcept;
   /// The POST requests accepted so far, oldest first (at most 1000 are kept).
   [[nodiscard]] std::vector<received_request> received() const;
+  /// Serve `hosts` (content and certificates) from now on: connections accepted afterwards use
+  /// them, open connections keep the hosts and certificate they started with (a certificate
+  /// reload, DESIGN.md §5). Thread-safe. Fails with invalid_request, changing nothing, for an
+  /// empty list or a host without a name or certificate (as start()).
+  [[nodiscard]] expected<void> replace_hosts(std::vector<virtual_host> hosts);
   /// Stop accepting, close connections, join the thread. Idempotent.
   void stop();
 

@@ -90,6 +90,12 @@ public:
 
   [[nodiscard]] std::string_view output() const noexcept { return out_; }
   void consume_output(std::size_t n) { out_.erase(0, n); }
+  /// output() then consume_output() of all of it, without a copy: `into` receives the bytes
+  /// (its old contents are dropped) and the core keeps `into`'s buffer for what comes next.
+  void take_output(std::string& into) {
+    into.clear();
+    out_.swap(into);
+  }
 
   [[nodiscard]] session_state state() const noexcept { return state_; }
   [[nodiscard]] const std::string& user() const noexcept { return user_; }

@@ -24,6 +24,8 @@ enum class errc {
   closed,              ///< the queue is shutting down (transient, 421/451)
   not_found,           ///< no message with that queue id (permanent)
   locked,              ///< another process holds the queue directory (transient)
+  busy, ///< an operator action on a message a worker is delivering right now (transient: the
+        ///< attempt ends within the transport's timeouts; try again then)
 };
 
 const mailkit::error_category& queue_category() noexcept;

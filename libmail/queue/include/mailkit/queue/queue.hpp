@@ -39,6 +39,7 @@
 #include <mailkit/queue/envelope.hpp>
 #include <mailkit/queue/error.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -168,10 +169,12 @@ struct recipient_status {
 };
 
 struct message_status {
-  envelope env;
+  envelope env; ///< env.id is the queue id, env.received the acceptance time
   std::vector<recipient_status> recipients;
-  std::uint64_t size = 0; ///< octets of the message file (trace fields not counted)
-  bool warned = false;    ///< a delay warning was sent
+  std::uint64_t size = 0;  ///< octets of the message file (trace fields not counted)
+  bool warned = false;     ///< a delay warning was sent
+  bool held = false;       ///< put on hold by an operator (queue::hold): never attempted
+  bool delivering = false; ///< a worker is attempting it at this moment
 };
 
 struct recovery_report {
@@ -182,6 +185,19 @@ struct recovery_report {
   std::size_t messages = 0;             ///< messages loaded
 };
 
+/// A latency histogram with fixed bucket bounds in seconds (the admin port renders it as a
+/// Prometheus histogram).
+struct latency_histogram {
+  static constexpr std::array<double, 16> bounds{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                 1,     2.5,   5,    10,    60,   300, 3600, 86400};
+  /// Observations per bucket (not cumulative): counts[i] <= bounds[i]; the last one is above
+  /// every bound.
+  std::array<std::uint64_t, bounds.size() + 1> counts{};
+  double sum = 0; ///< seconds
+  std::uint64_t count = 0;
+  void observe(double seconds) noexcept;
+};
+
 struct queue_stats {
   std::uint64_t accepted = 0;      ///< messages committed
   std::uint64_t group_commits = 0; ///< database commits of the acceptance path
@@ -190,8 +206,15 @@ struct queue_stats {
   std::uint64_t deferred = 0;      ///< transient failures
   std::uint64_t bounced = 0;       ///< recipients failed permanently
   std::uint64_t dsns = 0;          ///< DSN messages generated
+  std::uint64_t removed = 0;       ///< messages deleted by an operator (queue::remove)
   std::size_t messages = 0;        ///< messages in the queue now
+  std::size_t held = 0;            ///< of which on hold (queue::hold)
   std::uint64_t bytes = 0;         ///< octets in the queue now
+  /// async_enqueue() to its handler: the message file's fsync, the directory fsync and the
+  /// group commit (the part of an SMTP acceptance the queue adds before the 250).
+  latency_histogram acceptance;
+  /// Acceptance to delivery, per recipient delivered by the queue (retries included).
+  latency_histogram delivery;
 };
 
 /// The queue. Thread-safe. One process owns a queue directory (a lock file).
@@ -233,6 +256,26 @@ public:
   [[nodiscard]] virtual expected<message_status> status(std::string_view id) = 0;
   /// Queue ids in the queue, in order.
   [[nodiscard]] virtual std::vector<std::string> ids() = 0;
+  /// Every message in the queue, in queue id (acceptance) order, at most `max` of them.
+  [[nodiscard]] virtual std::vector<message_status> list(std::size_t max = SIZE_MAX) = 0;
+
+  /// Operator actions (Postfix's postsuper -h/-H/-d, mailkit queue hold/release/delete). Each is
+  /// committed to the database before it returns, so it survives a restart, and is logged.
+  /// errc::not_found for an unknown id; errc::io_error when the database step fails (nothing
+  /// changed).
+
+  /// Put a message on hold: it is not attempted (nor expired, nor warned about) until
+  /// release(); the flag is a column of the message's database row. A delivery attempt already
+  /// under way finishes. Holding a held message is not an error.
+  virtual expected<void> hold(std::string_view id) = 0;
+  /// Take a message off hold; its deferred recipients are attempted now (as flush()).
+  virtual expected<void> release(std::string_view id) = 0;
+  /// Delete a message: its record and its file. No DSN is sent unless `notify_sender`: then the
+  /// recipients not yet delivered are reported failed (5.0.0, "deleted by the postmaster") to
+  /// the sender as RFC 3464 asks for failures (never to the null path). errc::busy while a
+  /// worker is attempting it.
+  virtual expected<void> remove(std::string_view id, bool notify_sender = false) = 0;
+
   [[nodiscard]] virtual queue_stats stats() const = 0;
   [[nodiscard]] virtual const recovery_report& recovery() const noexcept = 0;
   [[nodiscard]] virtual const options& config() const noexcept = 0;

@@ -214,6 +214,11 @@ public:
   [[nodiscard]] const preset* relay_preset(std::string_view relay) const;
   [[nodiscard]] quota_tracker& quotas() noexcept;
   [[nodiscard]] quota_usage quota_usage_of(std::string_view relay) const;
+  /// The configured relays' names, in name order (the admin port's relay status).
+  [[nodiscard]] std::vector<std::string> relay_names() const;
+  /// A relay's effective limits (the preset's defaults with the configuration's overrides),
+  /// nullptr for an unknown name.
+  [[nodiscard]] const limits* relay_limits(std::string_view relay) const;
 
   /// The TLS-RPT counts of direct delivery (RFC 8460 §4): per recipient (policy) domain, the
   /// successful TLS sessions and the failures with their §4.3 result types.

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <mailkit/imap/server.hpp>
+#include <mailkit/server/auth_cache.hpp>
 #include <mailkit/store/store.hpp>
 
 #include <cstdint>
@@ -48,8 +49,11 @@ public:
   imap_executor& operator=(const imap_executor&) = delete;
 
   /// Verify the credentials of an `authenticate` event; the account address on success.
+  /// Through the cache of verified credentials when one is set (set_auth_cache).
   [[nodiscard]] std::optional<std::string> authenticate(std::string_view user,
                                                         std::string_view password);
+  /// Share a cache of verified credentials (the service's, one per process); null: none.
+  void set_auth_cache(std::shared_ptr<auth_cache> cache) { auth_cache_ = std::move(cache); }
   /// Carry out the command of an `execute` event on `s` (untagged responses, then complete()).
   /// For IDLE, pending updates are written and the command stays open: the session calls
   /// push_updates() when changes() signals, and finish_idle() on the `idle_done` event.
@@ -124,6 +128,7 @@ private:
   void fail(imap::server& s, const mailkit::error_code& ec, std::string_view what);
 
   std::shared_ptr<store::mail_store> store_;
+  std::shared_ptr<auth_cache> auth_cache_;
   std::string account_;
   std::optional<selected> sel_;
   std::shared_ptr<store::subscription> sub_;

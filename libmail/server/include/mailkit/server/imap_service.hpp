@@ -19,6 +19,7 @@
 
 #include <mailkit/core/expected.hpp>
 #include <mailkit/imap/reader.hpp>
+#include <mailkit/server/auth_cache.hpp>
 #include <mailkit/store/store.hpp>
 #include <mailkit/tls/tls.hpp>
 
@@ -62,9 +63,17 @@ struct imap_service_options {
   std::chrono::milliseconds auth_failure_delay{1000};
   std::chrono::milliseconds auth_failure_window{std::chrono::minutes(10)};
   std::size_t read_buffer = 16 * 1024;
-  std::size_t worker_threads = 2; ///< store work (SQLite, bodies, password hashing)
+  /// Store work (SQLite, message files). These threads mostly wait on the disk (an APPEND,
+  /// STORE or EXPUNGE fsyncs): with too few, reads of other sessions (LIST, FETCH) queue behind
+  /// those waits; writes still go one at a time (the store's writer lock).
+  std::size_t worker_threads = 8;
   /// Password verification (Argon2id) runs here, apart from the store workers.
   std::size_t auth_threads = 2;
+  /// The cache of verified credentials (auth_cache.hpp): a login with the password verified
+  /// less than `ttl` ago against the same stored hash skips Argon2id. max_entries = 0: off.
+  auth_cache_options credentials_cache;
+  /// A cache shared with other login paths (SMTP AUTH); when set, `credentials_cache` is unused.
+  std::shared_ptr<auth_cache> shared_credentials_cache;
   /// Certificates for STARTTLS and implicit TLS; without them STARTTLS is not offered and an
   /// implicit-TLS listener cannot be opened.
   std::shared_ptr<tls::reloadable_server_context> tls;
@@ -96,6 +105,10 @@ public:
 
   [[nodiscard]] imap_service_stats stats() const;
   [[nodiscard]] const imap_service_options& options() const noexcept { return opts_; }
+  /// The cache of verified credentials the sessions use (never null; may be switched off).
+  [[nodiscard]] const std::shared_ptr<auth_cache>& credentials_cache() const noexcept {
+    return auth_cache_;
+  }
 
 private:
   friend class imap_session;
@@ -109,6 +122,7 @@ private:
   boost::asio::any_io_executor ex_;
   imap_service_options opts_;
   std::shared_ptr<store::mail_store> store_;
+  std::shared_ptr<auth_cache> auth_cache_;
   boost::asio::thread_pool workers_;
   boost::asio::thread_pool auth_workers_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;

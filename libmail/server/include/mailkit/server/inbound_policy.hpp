@@ -33,6 +33,7 @@
 #include <mailkit/core/clock.hpp>
 #include <mailkit/dns/resolver.hpp>
 #include <mailkit/queue/queue.hpp>
+#include <mailkit/server/auth_cache.hpp>
 #include <mailkit/server/inbound_direct.hpp>
 #include <mailkit/smtp/policy.hpp>
 #include <mailkit/store/store.hpp>
@@ -64,6 +65,9 @@ struct policy_config {
                                            std::span<const std::string> remote_recipients)>
       approve_sender;
   const clock* clk = nullptr; ///< DKIM/Received time; default_clock() when null
+  /// Verified credentials shared with the IMAP service (auth_cache.hpp): AUTH with a password
+  /// verified within the TTL skips the Argon2id check. Null: every AUTH is a full check.
+  std::shared_ptr<auth_cache> credentials_cache;
 };
 
 class inbound_policy final : public smtp::policy {

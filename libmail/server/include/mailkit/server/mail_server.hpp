@@ -24,6 +24,7 @@
 #include <mailkit/core/expected.hpp>
 #include <mailkit/dns/resolver.hpp>
 #include <mailkit/queue/queue.hpp>
+#include <mailkit/server/autoconfig.hpp>
 #include <mailkit/server/imap_service.hpp>
 #include <mailkit/smtp/server_session.hpp>
 #include <mailkit/store/store.hpp>
@@ -62,18 +63,30 @@ struct mail_server_config {
   std::chrono::milliseconds imap_idle_timeout{std::chrono::minutes(30)};
   bool allow_plaintext_auth = false; ///< AUTH/LOGIN before TLS (tests on loopback only)
   /// HTTPS for the MTA-STS policies of `domains` (RFC 8461 §3.3): GET
-  /// https://mta-sts.<domain>/.well-known/mta-sts.txt, 404 otherwise. Empty address: off.
+  /// https://mta-sts.<domain>/.well-known/mta-sts.txt, and the autoconfig documents below;
+  /// 404 otherwise. Empty address: off.
   /// The certificate is the servers' one (it must name every mta-sts.<domain>).
   std::string https_address;
   std::uint16_t https_port = 443;       ///< 0: any free port
   std::string mta_sts_mode = "testing"; ///< enforce, testing or none (RFC 8461 §5)
   std::vector<std::string> mta_sts_mx;  ///< the policy's mx patterns; empty: `hostname`
   std::uint32_t mta_sts_max_age = 604800;
+  /// Mail client autoconfiguration on the HTTPS listener (autoconfig.hpp): Thunderbird's
+  /// https://autoconfig.<domain>/mail/config-v1.1.xml and the .well-known path on <domain>, with
+  /// the public host names and ports. The certificate must name autoconfig.<domain> too.
+  autoconfig_config autoconfig;
+  /// The admin port (admin.hpp): GET /metrics (Prometheus) and the operator API for the queue
+  /// and relays (bearer token from `admin_token_file`). Plain HTTP: keep it on loopback or
+  /// behind a firewall. Empty address: off.
+  std::string admin_address;
+  std::uint16_t admin_port = 9925; ///< 0: any free port
+  std::string admin_token_file;    ///< empty: <data_dir>/admin-token (created 0600)
 };
 
 /// What a listener is for, and where it listens (port 0 in the config: the port chosen).
 struct listening {
-  std::string service; ///< "smtp", "submission", "submissions", "imap", "imaps", "https"
+  std::string service; ///< "smtp", "submission", "submissions", "imap", "imaps", "https",
+                       ///< "admin"
   boost::asio::ip::tcp::endpoint endpoint;
 };
 
@@ -83,6 +96,9 @@ struct mail_server_stats {
   std::uint64_t imap_accepted = 0, imap_active = 0, imap_login_failures = 0;
   std::uint64_t smtp_messages = 0; ///< messages answered 2xx at end of data
   std::uint64_t queue_messages = 0, delivered = 0, deferred = 0, bounced = 0;
+  std::uint64_t smtp_refused = 0, imap_refused = 0; ///< connections over the limits
+  std::uint64_t queue_bytes = 0, queue_held = 0, dsns = 0;
+  std::uint64_t delivered_direct = 0; ///< of `delivered`: committed into the store before the 250
 };
 
 class mail_server {
@@ -105,8 +121,23 @@ public:
   /// On failure the old certificate stays in use.
   [[nodiscard]] expected<void> reload_tls();
 
+  /// Apply a re-read configuration (SIGHUP in mailkitd) to the running server. Applied live:
+  /// new `domains` are created in the store; a different `outbound` replaces the queue's
+  /// remote transport (relays, routes, quotas, DKIM keys) and the submission policy's
+  /// approved-sender check, and deferred mail is retried with it; the MTA-STS and autoconfig
+  /// settings and the domain list are republished on the HTTPS listener. Everything else
+  /// (listeners, host name, data directory, certificate paths, DNS servers, SMTP limits and
+  /// policy switches, the admin port) keeps its old value until a restart, and says so.
+  /// @return one line per change, applied or kept, for the log; an error (nothing after the
+  /// failing step applied) when a domain cannot be created or the HTTPS hosts cannot be built
+  [[nodiscard]] expected<std::vector<std::string>> reload(mail_server_config next);
+  /// The remote transport in use now (reload() may replace it).
+  [[nodiscard]] std::shared_ptr<queue::remote_transport> outbound() const;
+
   [[nodiscard]] std::vector<listening> endpoints() const;
   [[nodiscard]] store::mail_store& store() noexcept;
+  /// The queue (the admin port's queue operations).
+  [[nodiscard]] queue::queue& mail_queue() noexcept;
   [[nodiscard]] std::shared_ptr<store::mail_store> shared_store() const noexcept;
   [[nodiscard]] mail_server_stats stats() const;
   [[nodiscard]] const mail_server_config& config() const noexcept;

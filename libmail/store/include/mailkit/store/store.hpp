@@ -7,8 +7,9 @@
 /// (DESIGN.md §6): `directory` (domains, accounts, aliases, authentication, recipient
 /// resolution), `mailbox_store` (mailboxes, messages, flags, notifications) and `blob_store`
 /// (message bodies). `open()` returns the embedded implementation: SQLite in WAL mode with
-/// synchronous=FULL for metadata, and one file per message body written to a temporary file,
-/// fsynced, renamed into place and its directory fsynced before the row that names it commits.
+/// synchronous=FULL for metadata, and one file per message body written to a temporary file and
+/// renamed into place, then the file and its directory fsynced together, all before the row
+/// that names it commits.
 /// A crash therefore leaves at most an orphan body file, which `open()` removes (recovery scan);
 /// never a row without its body. Expunged bodies are removed after the commit.
 ///
@@ -72,6 +73,9 @@ struct account_info {
 struct auth_result {
   bool ok = false;
   bool rehashed = false; ///< the stored hash was an imported or weaker one and was replaced
+  /// When ok: the stored hash the password verifies against now (the new one after a rehash),
+  /// for a cache of verified credentials (server/auth_cache.hpp). Never logged or shown.
+  std::string verified_hash;
 };
 
 /// Where mail for an address goes.
@@ -123,6 +127,10 @@ public:
   /// stored hash needs a rehash is rehashed to Argon2id here.
   virtual expected<auth_result> authenticate(std::string_view address,
                                              std::string_view password) = 0;
+  /// The stored password hash of an account (nullopt for an unknown one): a cache of verified
+  /// credentials compares it with the hash it verified against, so that set_password or a
+  /// rehash makes the cached entry miss. A read only; the hash is a secret (never logged).
+  virtual expected<std::optional<std::string>> password_hash(std::string_view address) = 0;
 
   /// Add targets to an alias. `source` is "user@domain" or "*@domain" (catch-all); targets are
   /// addresses, local or external. The source's domain must be hosted.
@@ -221,8 +229,12 @@ public:
                                         std::string_view to) = 0;
   virtual expected<std::vector<mailbox_info>> mailboxes(std::string_view account) = 0;
   virtual expected<mailbox_info> mailbox(std::string_view account, std::string_view name) = 0;
+  /// Subscribe (the mailbox must exist) or unsubscribe (any subscribed name, RFC 9051 §6.3.8).
+  /// Subscriptions are kept apart from mailboxes: DELETE keeps one, RENAME moves it.
   virtual expected<void> set_subscribed(std::string_view account, std::string_view name,
                                         bool subscribed) = 0;
+  /// The subscribed names, sorted; some may name no mailbox (RFC 9051 §6.3.7).
+  virtual expected<std::vector<std::string>> subscriptions(std::string_view account) = 0;
 
   /// Append a message. The body is durable before the row commits; the UID is new (never
   /// reused). `internal_date` defaults to now. Quota is not checked here (IMAP APPEND by the
@@ -401,7 +413,7 @@ public:
 }
 
 /// The schema version this build writes (the migrations table records every one applied).
-inline constexpr int schema_version = 1;
+inline constexpr int schema_version = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Import and export (maildir.cpp parses; import.cpp drives the store)
