@@ -194,6 +194,7 @@ std::string render_metrics(mail_server& srv) {
         "IMAP connections refused by the connection limits.", d(s.imap_refused));
   e.family("mailkit_auth_failures_total", "counter", "Failed logins, by service.");
   e.sample("mailkit_auth_failures_total", "service=\"imap\"", d(s.imap_login_failures));
+  e.sample("mailkit_auth_failures_total", "service=\"smtp\"", d(s.smtp_auth_failures));
   e.one("mailkit_messages_delivered_total", "counter",
         "Recipients delivered (locally or to the next hop).", d(s.delivered));
   e.one("mailkit_messages_delivered_direct_total", "counter",
@@ -212,6 +213,10 @@ std::string render_metrics(mail_server& srv) {
   e.one("mailkit_queue_messages", "gauge", "Messages in the queue.", d(qs.messages));
   e.one("mailkit_queue_bytes", "gauge", "Octets of the messages in the queue.", d(qs.bytes));
   e.one("mailkit_queue_held_messages", "gauge", "Messages on hold by an operator.", d(qs.held));
+  e.histogram("mailkit_smtp_end_of_data_seconds",
+              "End of the data to the 250 of each accepted message: the DKIM/DMARC checks and "
+              "the durable write (queue or store).",
+              s.smtp_end_of_data);
   e.histogram("mailkit_queue_acceptance_seconds",
               "Queue part of an SMTP acceptance: message fsync, directory fsync, commit.",
               qs.acceptance);

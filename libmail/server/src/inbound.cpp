@@ -172,4 +172,8 @@ inbound_direct* inbound::direct() noexcept {
   return impl_->direct.get();
 }
 
+const inbound_policy& inbound::policy() const noexcept {
+  return *impl_->policy;
+}
+
 } // namespace mailkit::server

@@ -73,6 +73,8 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
   std::mutex mu;
   std::map<std::uint64_t, session_state> sessions;
   std::shared_ptr<inbound_direct> direct; ///< set before the service starts
+  mutable std::mutex stats_mu;
+  policy_stats counters; ///< guarded by stats_mu
 
   impl(policy_config c, std::shared_ptr<store::mail_store> s, std::shared_ptr<queue::queue> qu,
        std::shared_ptr<dns::resolver> r)
@@ -454,6 +456,10 @@ void inbound_policy::on_auth(const smtp::session_info& s, const smtp::credential
     // Postfix's line, which contrib/fail2ban/filter.d/mailkit.conf matches: the client's address
     // comes before the user name it chose (log_safe: printable, no brackets, bounded).
     const auto failed = [&] {
+      {
+        std::lock_guard lock(self->stats_mu);
+        ++self->counters.auth_failures;
+      }
       log(log_level::warning, "smtpd",
           "warning: unknown[" + ip + "]: SASL " + log_safe(c.mechanism) +
               " authentication failed: sasl_username=<" + log_safe(c.authcid) + ">");
@@ -494,9 +500,24 @@ void inbound_policy::on_message(const smtp::session_info& s, const smtp::envelop
     return;
   }
   std::unique_ptr<queue::message_writer> w = std::move(qs->writer());
-  impl_->run([self = impl_, s, e, w = std::move(w), done = std::move(done)]() mutable {
+  // The end-of-data latency of accepted messages, for the metrics.
+  smtp::decision_handler timed = [self = impl_, t0 = std::chrono::steady_clock::now(),
+                                  done = std::move(done)](smtp::decision d) {
+    if (d.accepted()) {
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+      std::lock_guard lock(self->stats_mu);
+      self->counters.end_of_data.observe(took.count());
+    }
+    done(std::move(d));
+  };
+  impl_->run([self = impl_, s, e, w = std::move(w), done = std::move(timed)]() mutable {
     self->end_of_data(s, e, std::move(w), std::move(done));
   });
+}
+
+policy_stats inbound_policy::stats() const {
+  std::lock_guard lock(impl_->stats_mu);
+  return impl_->counters;
 }
 
 void inbound_policy::on_close(const smtp::session_info& s, smtp::close_reason) {

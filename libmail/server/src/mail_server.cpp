@@ -364,6 +364,9 @@ mail_server_stats mail_server::stats() const {
   s.smtp_active = ss.active;
   s.smtp_messages = ss.messages;
   s.smtp_refused = ss.refused_limits;
+  const auto ps = m.in->policy().stats();
+  s.smtp_auth_failures = ps.auth_failures;
+  s.smtp_end_of_data = ps.end_of_data;
   if (m.imap) {
     const auto is = m.imap->stats();
     s.imap_accepted = is.accepted;

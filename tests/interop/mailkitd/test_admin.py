@@ -162,7 +162,8 @@ def test_metrics_move_after_a_delivery(env):
     for family in ("mailkit_smtp_connections_total counter", "mailkit_queue_messages gauge",
                    "mailkit_queue_acceptance_seconds histogram",
                    "mailkit_delivery_seconds histogram", "mailkit_auth_failures_total counter",
-                   "mailkit_relay_quota_used gauge", "mailkit_relay_quota_limit gauge"):
+                   "mailkit_relay_quota_used gauge", "mailkit_relay_quota_limit gauge",
+                   "mailkit_smtp_end_of_data_seconds histogram"):
         assert "# TYPE " + family in text
     r = subprocess.run(["swaks", "--server", f"127.0.0.1:{env['ports']['mx']}", "--to",
                         "user@example.test", "--from", "someone@example.org", "--h-Subject",
@@ -177,6 +178,9 @@ def test_metrics_move_after_a_delivery(env):
     assert after['mailkit_relay_quota_limit{relay="oci"}'] > 0
     assert after['mailkit_queue_acceptance_seconds_bucket{le="+Inf"}'] == \
         after["mailkit_queue_acceptance_seconds_count"]
+    # The end-of-data latency counts every accepted message (queue or direct path).
+    assert after["mailkit_smtp_end_of_data_seconds_count"] == \
+        before["mailkit_smtp_end_of_data_seconds_count"] + 1
     # A failed IMAP login is counted.
     import imaplib
     m = imaplib.IMAP4("127.0.0.1", env["ports"]["imap"])
@@ -187,6 +191,15 @@ def test_metrics_move_after_a_delivery(env):
     m.logout()
     assert wait_for(lambda: metrics(env)[0]['mailkit_auth_failures_total{service="imap"}'] >
                     before['mailkit_auth_failures_total{service="imap"}'])
+    # And a failed SMTP AUTH (submission, after STARTTLS).
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", env["ports"]["sub"], timeout=30) as c:
+        c.starttls(context=ssl.create_default_context(
+            cafile=os.path.join(env["work"], "pki", "ca.pem")))
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            c.login("user@example.test", "wrong password")
+    assert wait_for(lambda: metrics(env)[0]['mailkit_auth_failures_total{service="smtp"}'] >
+                    before['mailkit_auth_failures_total{service="smtp"}'])
 
 
 def test_unauthorised_and_wrong_method_are_refused(env):

@@ -90,6 +90,8 @@ public:
   [[nodiscard]] std::shared_ptr<store::mail_store> shared_store() const noexcept;
   /// The direct path (null when inbound_config::direct_delivery is off).
   [[nodiscard]] inbound_direct* direct() noexcept;
+  /// The default policy (its counters for the metrics).
+  [[nodiscard]] const inbound_policy& policy() const noexcept;
 
 private:
   inbound() = default;

@@ -70,6 +70,14 @@ struct policy_config {
   std::shared_ptr<auth_cache> credentials_cache;
 };
 
+/// What the policy counts, for the admin port's metrics.
+struct policy_stats {
+  std::uint64_t auth_failures = 0; ///< AUTH answered 535 (wrong credentials)
+  /// End of data to the final reply of each accepted message (the DKIM/DMARC checks and the
+  /// durable write: queue commit or direct store commit).
+  queue::latency_histogram end_of_data;
+};
+
 class inbound_policy final : public smtp::policy {
 public:
   inbound_policy(policy_config cfg, std::shared_ptr<store::mail_store> store,
@@ -92,6 +100,8 @@ public:
   void on_message(const smtp::session_info& s, const smtp::envelope& e,
                   std::unique_ptr<smtp::message_sink> sink, smtp::decision_handler done) override;
   void on_close(const smtp::session_info& s, smtp::close_reason why) override;
+
+  [[nodiscard]] policy_stats stats() const;
 
   /// The Received field for a message (exposed for tests): RFC 5321 §4.4 with the RFC 3848
   /// protocol type, the queue id and, for one recipient, its address.

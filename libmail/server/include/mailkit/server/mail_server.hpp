@@ -98,7 +98,9 @@ struct mail_server_stats {
   std::uint64_t queue_messages = 0, delivered = 0, deferred = 0, bounced = 0;
   std::uint64_t smtp_refused = 0, imap_refused = 0; ///< connections over the limits
   std::uint64_t queue_bytes = 0, queue_held = 0, dsns = 0;
-  std::uint64_t delivered_direct = 0; ///< of `delivered`: committed into the store before the 250
+  std::uint64_t delivered_direct = 0;   ///< of `delivered`: committed into the store before the 250
+  std::uint64_t smtp_auth_failures = 0; ///< SMTP AUTH answered 535
+  queue::latency_histogram smtp_end_of_data; ///< end of data to the 2xx, accepted messages
 };
 
 class mail_server {
