@@ -73,8 +73,14 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
   std::mutex mu;
   std::map<std::uint64_t, session_state> sessions;
   std::shared_ptr<inbound_direct> direct; ///< set before the service starts
-  mutable std::mutex stats_mu;
-  policy_stats counters; ///< guarded by stats_mu
+  /// The counters, apart from impl: the end-of-data handler that records a latency may be the
+  /// last thing to let go of it, on a queue thread, and must not take impl (its pool, its
+  /// queue) down there.
+  struct counter_box {
+    std::mutex mu;
+    policy_stats counters; ///< guarded by mu
+  };
+  std::shared_ptr<counter_box> stats = std::make_shared<counter_box>();
 
   impl(policy_config c, std::shared_ptr<store::mail_store> s, std::shared_ptr<queue::queue> qu,
        std::shared_ptr<dns::resolver> r)
@@ -457,8 +463,8 @@ void inbound_policy::on_auth(const smtp::session_info& s, const smtp::credential
     // comes before the user name it chose (log_safe: printable, no brackets, bounded).
     const auto failed = [&] {
       {
-        std::lock_guard lock(self->stats_mu);
-        ++self->counters.auth_failures;
+        std::lock_guard lock(self->stats->mu);
+        ++self->stats->counters.auth_failures;
       }
       log(log_level::warning, "smtpd",
           "warning: unknown[" + ip + "]: SASL " + log_safe(c.mechanism) +
@@ -501,12 +507,12 @@ void inbound_policy::on_message(const smtp::session_info& s, const smtp::envelop
   }
   std::unique_ptr<queue::message_writer> w = std::move(qs->writer());
   // The end-of-data latency of accepted messages, for the metrics.
-  smtp::decision_handler timed = [self = impl_, t0 = std::chrono::steady_clock::now(),
+  smtp::decision_handler timed = [box = impl_->stats, t0 = std::chrono::steady_clock::now(),
                                   done = std::move(done)](smtp::decision d) {
     if (d.accepted()) {
       const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-      std::lock_guard lock(self->stats_mu);
-      self->counters.end_of_data.observe(took.count());
+      std::lock_guard lock(box->mu);
+      box->counters.end_of_data.observe(took.count());
     }
     done(std::move(d));
   };
@@ -516,8 +522,8 @@ void inbound_policy::on_message(const smtp::session_info& s, const smtp::envelop
 }
 
 policy_stats inbound_policy::stats() const {
-  std::lock_guard lock(impl_->stats_mu);
-  return impl_->counters;
+  std::lock_guard lock(impl_->stats->mu);
+  return impl_->stats->counters;
 }
 
 void inbound_policy::on_close(const smtp::session_info& s, smtp::close_reason) {
