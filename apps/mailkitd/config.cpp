@@ -7,8 +7,12 @@
 
 #include <toml++/toml.h>
 
+#include <sys/random.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <charconv>
+#include <fstream>
 #include <stdexcept>
 
 namespace mailkitd {
@@ -294,6 +298,43 @@ token_file = ""                     # bearer token; empty: <data_dir>/admin-toke
 # selector = "mk202612"
 # key_file = "/var/lib/mailkit/dkim/example.com.pem"
 )";
+}
+
+namespace {
+
+// A password from the kernel's CSPRNG, without look-alike characters.
+std::string random_password() {
+  static constexpr std::string_view alphabet =
+      "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  unsigned char raw[16];
+  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw))
+    throw std::runtime_error("getrandom failed");
+  std::string out;
+  for (unsigned char c : raw)
+    out += alphabet[c % alphabet.size()];
+  return out;
+}
+
+} // namespace
+
+std::optional<std::string> ensure_example_account(mailkit::store::mail_store& store,
+                                                  const std::string& address,
+                                                  const std::string& data_dir) {
+  const std::string file = data_dir + "/example-password";
+  if (store.account(address)) {
+    std::ifstream in(file);
+    std::string pw;
+    std::getline(in, pw);
+    if (pw.empty()) return std::nullopt;
+    return pw;
+  }
+  const std::string pw = random_password();
+  if (auto r = store.add_account(address, pw); !r)
+    throw std::runtime_error("cannot create " + address + ": " + r.error().message());
+  const mode_t old = ::umask(077);
+  std::ofstream(file) << pw << "\n";
+  ::umask(old);
+  return pw;
 }
 
 } // namespace mailkitd

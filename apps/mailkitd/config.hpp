@@ -6,6 +6,7 @@
 #include <mailkit/queue/queue.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,9 @@ struct mail_server_config;
 }
 namespace mailkit::dns {
 class resolver;
+}
+namespace mailkit::store {
+class mail_store;
 }
 
 namespace mailkitd {
@@ -38,6 +42,14 @@ struct daemon_config {
 [[nodiscard]] daemon_config embedded_config(const std::string& data_dir);
 /// The embedded default as a commented TOML file (`mailkitd --print-config`).
 [[nodiscard]] std::string default_config_text();
+
+/// The embedded default's example account (mailkitd and mailkit.Server): created once with a
+/// random password that is kept (0600) in <data_dir>/example-password so every start can print
+/// it. Returns the password; nullopt when the account existed but the file holds none. Throws
+/// std::runtime_error when the account cannot be created.
+[[nodiscard]] std::optional<std::string> ensure_example_account(mailkit::store::mail_store& store,
+                                                                const std::string& address,
+                                                                const std::string& data_dir);
 
 /// The [outbound] table of `path` as a remote transport (relay_config.cpp: the SMTP client
 /// headers live there). Null when the file has no [outbound] table. TLS-RPT reports of direct

@@ -20,15 +20,12 @@
 
 #include <grp.h>
 #include <pwd.h>
-#include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 
@@ -80,38 +77,6 @@ void install_log_sink(const mailkitd::daemon_config& d, const std::string& host)
         }
       },
       d.log_level);
-}
-
-std::string random_password() {
-  static const char alphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  unsigned char raw[16];
-  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw))
-    throw std::runtime_error("getrandom failed");
-  std::string out;
-  for (unsigned char c : raw)
-    out += alphabet[c % (sizeof alphabet - 1)];
-  return out;
-}
-
-// The embedded default's example user: created once, its password kept (0600) beside the data
-// so every start can print it.
-std::string ensure_example_user(server::mail_server& srv, const std::string& address,
-                                const std::string& data_dir) {
-  const std::string file = data_dir + "/example-password";
-  auto& store = srv.store();
-  if (store.account(address)) {
-    std::ifstream in(file);
-    std::string pw;
-    std::getline(in, pw);
-    return pw.empty() ? "(set earlier; see mailkit user --help to reset it)" : pw;
-  }
-  const std::string pw = random_password();
-  if (auto r = store.add_account(address, pw); !r)
-    throw std::runtime_error("cannot create " + address + ": " + r.error().message());
-  const mode_t old = ::umask(077);
-  std::ofstream(file) << pw << "\n";
-  ::umask(old);
-  return pw;
 }
 
 void drop_privileges(const std::string& user) {
@@ -245,7 +210,9 @@ int main(int argc, char** argv) {
       throw std::runtime_error("cannot listen: " + r.error().message());
     drop_privileges(d.run_as);
     const std::string password =
-        d.embedded ? ensure_example_user(**srv, d.example_user, sc.data_dir) : std::string();
+        d.embedded ? mailkitd::ensure_example_account((*srv)->store(), d.example_user, sc.data_dir)
+                         .value_or("(set earlier; see mailkit user --help to reset it)")
+                   : std::string();
     print_summary(**srv, d, password);
 
     for (;;) {

@@ -15,10 +15,6 @@
 
 #include <pybind11/stl.h>
 
-#include <sys/random.h>
-#include <sys/stat.h>
-
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -29,19 +25,6 @@ namespace py = pybind11;
 namespace mailkit::python {
 
 namespace {
-
-// A password for the embedded default's example account, from the kernel's CSPRNG.
-std::string random_password() {
-  static constexpr std::string_view alphabet =
-      "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  unsigned char raw[16];
-  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw))
-    raise(errors().error, "getrandom failed");
-  std::string out;
-  for (unsigned char c : raw)
-    out += alphabet[c % alphabet.size()];
-  return out;
-}
 
 class py_server {
 public:
@@ -151,24 +134,14 @@ private:
     return *srv_;
   }
 
-  // The embedded default's example account, as mailkitd makes it: created once, its password
-  // kept (0600) in <data_dir>/example-password.
+  // The embedded default's example account, made as mailkitd makes it.
   std::string example_account() {
-    const std::string file = d_.server->data_dir + "/example-password";
-    auto& st = srv_->store();
-    if (st.account(d_.example_user)) {
-      std::ifstream in(file);
-      std::string pw;
-      std::getline(in, pw);
-      return pw;
+    try {
+      return mailkitd::ensure_example_account(srv_->store(), d_.example_user, d_.server->data_dir)
+          .value_or(std::string());
+    } catch (const std::exception& e) {
+      raise(errors().store_error, e.what());
     }
-    const std::string pw = random_password();
-    if (auto r = st.add_account(d_.example_user, pw); !r)
-      raise(errors().store_error, "cannot create " + d_.example_user + ": " + r.error().message());
-    const mode_t old = ::umask(077);
-    std::ofstream(file) << pw << "\n";
-    ::umask(old);
-    return pw;
   }
 
   mailkitd::daemon_config d_;
