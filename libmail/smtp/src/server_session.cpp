@@ -163,6 +163,13 @@ private:
 
   asio::awaitable<std::size_t> read(boost::system::error_code& ec) {
     std::size_t n = 0;
+    // The larger buffer only while a message's content arrives (a sink is open).
+    const std::size_t want = sink_ ? std::max(svc_->opts_.read_buffer, svc_->opts_.data_read_buffer)
+                                   : svc_->opts_.read_buffer;
+    if (buffer_.size() != want) {
+      buffer_.resize(want);
+      if (!sink_) buffer_.shrink_to_fit();
+    }
     reading_ = true;
     if (tls_) {
       std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(buffer_), nothrow);

@@ -104,6 +104,11 @@ public:
                       SQLITE_TRANSIENT);
     return *this;
   }
+  /// Binds without a copy: `v` must outlive this statement's step() calls.
+  statement& bind_blob_static(int i, std::string_view v) {
+    sqlite3_bind_blob64(st_, i, v.data() ? v.data() : "", v.size(), SQLITE_STATIC);
+    return *this;
+  }
   /// SQLITE_ROW, SQLITE_DONE or an error code.
   int step() { return st_ ? sqlite3_step(st_) : rc_; }
   std::int64_t i64(int col) { return sqlite3_column_int64(st_, col); }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The embedded store: SQLite (WAL, synchronous=FULL) for metadata, the file blob store for
-// bodies. See store.hpp for the guarantees; the comments here say how they are kept.
+// The embedded store: SQLite (WAL, synchronous=FULL) for metadata and the bodies of small
+// messages, the file blob store for larger bodies. See store.hpp for the guarantees; the
+// comments here say how they are kept.
 #include "internal.hpp"
 #include "sqlite.hpp"
 
@@ -17,9 +18,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <set>
 #include <shared_mutex>
+#include <thread>
 
 // Return the error of an expected<T> expression, else continue.
 #define MAILKIT_STORE_TRY(expr)                                                                    \
@@ -111,6 +114,11 @@ CREATE TABLE subscriptions(
 INSERT INTO subscriptions(account_id, name) SELECT account_id, name FROM mailboxes
   WHERE subscribed != 0;
 )sql",
+    // 3: bodies up to open_options::inline_body_max inside the database, written in the
+    // transaction of their message row; messages.blob names them "i" + 32 hex digits.
+    R"sql(
+CREATE TABLE bodies(id INTEGER PRIMARY KEY, blob TEXT NOT NULL UNIQUE, data BLOB NOT NULL);
+)sql",
 };
 static_assert(std::size(migrations) == schema_version);
 
@@ -119,6 +127,19 @@ constexpr std::pair<std::string_view, std::string_view> special_mailboxes[] = {
     {"INBOX", ""},      {"Sent", "\\Sent"},   {"Drafts", "\\Drafts"},
     {"Junk", "\\Junk"}, {"Trash", "\\Trash"}, {"Archive", "\\Archive"},
 };
+
+// A body kept inside the database: "i" and 32 hex digits (files are 32 hex digits).
+bool inline_id(std::string_view id) noexcept {
+  return id.size() == 33 && id[0] == 'i';
+}
+
+std::string new_inline_id() {
+  unsigned char raw[16];
+  randombytes_buf(raw, sizeof raw);
+  std::string id(33, 'i');
+  sodium_bin2hex(id.data() + 1, 33, raw, sizeof raw); // 32 digits and the terminator
+  return id;
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -195,6 +216,7 @@ class sqlite_store final : public mail_store, public detail::text_search_host {
 public:
   explicit sqlite_store(open_options o) : opt_(std::move(o)) {}
   ~sqlite_store() override {
+    stop_checkpointer();
     readers_.clear();
     writer_.reset();
     if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -213,7 +235,7 @@ public:
 
     auto blobs = open_file_blob_store(opt_.path + "/blobs", opt_.files);
     if (!blobs) return make_unexpected(blobs.error());
-    blobs_ = std::move(*blobs);
+    files_ = std::move(*blobs);
     text_ = std::make_unique<text_index>(opt_.path + "/text");
 
     db_path_ = opt_.path + "/store.db";
@@ -232,7 +254,69 @@ public:
       auto r = recover();
       if (!r) return make_unexpected(r.error());
     }
+    if (opt_.checkpoint_pages > 0) MAILKIT_STORE_TRY(start_checkpointer());
     return {};
+  }
+
+  // ---- WAL checkpoints ---------------------------------------------------------------------
+  // SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold: the
+  // append that happens to commit then copies the whole WAL into the database and flushes it
+  // before it returns (before the SMTP 250 it waits for). Here the commit only notes the WAL's
+  // size; a thread with its own connection runs PASSIVE checkpoints (never blocking writers or
+  // readers). If it falls far behind, the committing thread checkpoints as SQLite would.
+
+  expected<void> start_checkpointer() {
+    checkpoint_db_ = std::make_unique<connection>();
+    if (int rc = checkpoint_db_->open(db_path_, false); rc != SQLITE_OK) return sql_fail(rc);
+    MAILKIT_STORE_TRY(configure(*checkpoint_db_, false));
+    if (int rc = writer_->exec("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;");
+        rc != SQLITE_OK)
+      return sql_fail(rc);
+    sqlite3_wal_hook(writer_->get(), &sqlite_store::on_wal_commit, this);
+    checkpointer_ = std::thread([this] { checkpoint_loop(); });
+    return {};
+  }
+
+  static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages) {
+    auto* s = static_cast<sqlite_store*>(self);
+    const auto n = static_cast<std::size_t>(pages);
+    if (n >= 8 * s->opt_.checkpoint_pages) {
+      // Far behind (readers holding old snapshots, a slow disk): do it here, as SQLite would.
+      sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (n >= s->opt_.checkpoint_pages) {
+      {
+        std::lock_guard lock(s->checkpoint_mu_);
+        s->checkpoint_wanted_ = true;
+      }
+      s->checkpoint_cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void checkpoint_loop() {
+    std::unique_lock lock(checkpoint_mu_);
+    for (;;) {
+      checkpoint_cv_.wait(lock, [&] { return checkpoint_stop_ || checkpoint_wanted_; });
+      if (checkpoint_stop_) return;
+      checkpoint_wanted_ = false;
+      lock.unlock();
+      // Failures (SQLITE_BUSY while another checkpoint runs) are retried at the next commit.
+      sqlite3_wal_checkpoint_v2(checkpoint_db_->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                nullptr);
+      lock.lock();
+    }
+  }
+
+  void stop_checkpointer() {
+    if (!checkpointer_.joinable()) return;
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_cv_.notify_one();
+    checkpointer_.join();
+    sqlite3_wal_hook(writer_->get(), nullptr, nullptr);
+    checkpoint_db_.reset();
   }
 
   // ---- directory ---------------------------------------------------------------------------
@@ -787,8 +871,24 @@ public:
     std::vector<std::optional<append_result>> out(items.size());
     if (todo.empty()) return out;
     std::shared_lock gate(append_gate_);
-    auto ids = blobs_->put_many(bodies);
-    if (!ids) return make_unexpected(ids.error());
+    // Small bodies go into the transaction below; the others are durable files before it.
+    std::vector<std::string> ids(todo.size());
+    std::vector<std::string_view> file_bodies;
+    std::vector<std::size_t> file_pos;
+    for (std::size_t k = 0; k < todo.size(); ++k) {
+      if (bodies[k].size() <= opt_.inline_body_max) {
+        ids[k] = new_inline_id();
+      } else {
+        file_pos.push_back(k);
+        file_bodies.push_back(bodies[k]);
+      }
+    }
+    if (!file_bodies.empty()) {
+      auto written = files_->put_many(file_bodies);
+      if (!written) return make_unexpected(written.error());
+      for (std::size_t j = 0; j < file_pos.size(); ++j)
+        ids[file_pos[j]] = std::move((*written)[j]);
+    }
     std::int64_t mbid = 0;
     std::vector<change> events;
     // Published before the writer lock is released, so every subscriber sees the changes
@@ -824,11 +924,12 @@ public:
             .bind(5, it.flags.keywords_text())
             .bind(6, it.internal_date)
             .bind(7, static_cast<std::int64_t>(it.data.size()))
-            .bind(8, (*ids)[k])
+            .bind(8, ids[k])
             .bind_blob(9, hashes[todo[k]]);
         if (int rc = ins.step(); rc != SQLITE_DONE) return sql_fail(rc);
+        MAILKIT_STORE_TRY(insert_inline_body(c, ids[k], it.data));
         statement st(c, "INSERT OR IGNORE INTO structures(blob, data) VALUES(?,?)");
-        st.bind(1, (*ids)[k]).bind_blob(2, structures[k]);
+        st.bind(1, ids[k]).bind_blob(2, structures[k]);
         if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
         out[todo[k]] = append_result{mb->uidvalidity, uid, modseq};
         flag_set f = it.flags;
@@ -848,13 +949,12 @@ public:
     if (r) publish(mbid, events);
     writer.unlock();
     if (!r) {
-      for (const auto& id : *ids)
-        blobs_->remove(id); // never committed: nobody can see them
+      remove_files(ids); // never committed: nobody can see them
       return make_unexpected(r.error());
     }
     // Bodies written for messages that turned out to be duplicates at commit time.
     for (std::size_t k = 0; k < todo.size(); ++k)
-      if (!out[todo[k]]) blobs_->remove((*ids)[k]);
+      if (!out[todo[k]] && !inline_id(ids[k])) files_->remove(ids[k]);
     return out;
   }
 
@@ -935,7 +1035,7 @@ public:
                               uid_type uid) override {
     auto blob = blob_of(account, mailbox, uid);
     if (!blob) return make_unexpected(blob.error());
-    auto data = blobs_->get(*blob);
+    auto data = bodies_.get(*blob);
     if (!data && data.error() == make_error_code(errc::corrupt)) {
       // An expunge may have committed and removed the body between the row read and the file
       // read: that is a message that no longer exists, not damage.
@@ -1123,9 +1223,8 @@ public:
     publish(mbid, events);
     writer.unlock();
     // After the commit: a crash before the unlink leaves an orphan for the recovery scan,
-    // never a row without its body.
-    for (const auto& b : dead)
-      blobs_->remove(b);
+    // never a row without its body (bodies inside the database went with the commit).
+    remove_files(dead);
     (void)text_->forget(key->first, dead);
     return gone;
   }
@@ -1174,27 +1273,27 @@ public:
     });
   }
 
-  expected<std::string> blob_data(const std::string& blob) override { return blobs_->get(blob); }
+  expected<std::string> blob_data(const std::string& blob) override { return bodies_.get(blob); }
 
   // ---- maintenance -------------------------------------------------------------------------
 
-  blob_store& blobs() override { return *blobs_; }
+  blob_store& blobs() override { return bodies_; }
 
   expected<recovery_report> recover() override {
     // Exclusive against appends in flight, whose body exists before its row.
     std::unique_lock gate(append_gate_);
     recovery_report rep;
-    auto tmp = detail::clean_blob_tmp(*blobs_);
+    auto tmp = detail::clean_blob_tmp(*files_);
     if (!tmp) return make_unexpected(tmp.error());
     rep.temp_files_removed = *tmp;
-    auto stored = blobs_->list();
+    auto stored = bodies_.list();
     if (!stored) return make_unexpected(stored.error());
     auto referenced = referenced_blobs();
     if (!referenced) return make_unexpected(referenced.error());
     std::set<std::string> on_disk(stored->begin(), stored->end());
     for (const auto& id : on_disk) {
       if (!referenced->count(id)) {
-        if (blobs_->remove(id)) ++rep.orphan_blobs_removed;
+        if (bodies_.remove(id)) ++rep.orphan_blobs_removed;
       }
     }
     for (const auto& id : *referenced)
@@ -1252,7 +1351,7 @@ public:
     if (!r) return make_unexpected(r.error());
     auto referenced = referenced_blobs();
     if (!referenced) return make_unexpected(referenced.error());
-    auto stored = blobs_->list();
+    auto stored = bodies_.list();
     if (!stored) return make_unexpected(stored.error());
     std::set<std::string> on_disk(stored->begin(), stored->end());
     for (const auto& id : *referenced)
@@ -1611,8 +1710,10 @@ private:
     auto structure = serialize(compute_structure(*parsed));
 
     std::shared_lock gate(append_gate_);
-    // The body is durable before the row that names it commits.
-    auto blob = blobs_->put(data);
+    // The body is durable before the row that names it commits: a file written now, or a small
+    // body written by that same commit.
+    auto blob = data.size() <= opt_.inline_body_max ? expected<std::string>(new_inline_id())
+                                                    : files_->put(data);
     if (!blob) return make_unexpected(blob.error());
     append_result res;
     std::int64_t mbid = 0;
@@ -1652,6 +1753,7 @@ private:
           .bind(8, *blob)
           .bind_blob(9, hash);
       if (int rc = ins.step(); rc != SQLITE_DONE) return sql_fail(rc);
+      MAILKIT_STORE_TRY(insert_inline_body(c, *blob, data));
       statement s(c, "INSERT OR IGNORE INTO structures(blob, data) VALUES(?,?)");
       s.bind(1, *blob).bind_blob(2, structure);
       if (int rc = s.step(); rc != SQLITE_DONE) return sql_fail(rc);
@@ -1669,7 +1771,7 @@ private:
     }
     writer.unlock();
     if (!r || duplicate) {
-      blobs_->remove(*blob); // never committed: nobody can see it
+      if (!inline_id(*blob)) files_->remove(*blob); // never committed: nobody can see it
       if (!r) return make_unexpected(r.error());
       return std::optional<append_result>();
     }
@@ -1905,6 +2007,11 @@ private:
       statement del(c, "DELETE FROM structures WHERE blob=?");
       del.bind(1, b);
       if (rc = del.step(); rc != SQLITE_DONE) return sql_fail(rc);
+      if (inline_id(b)) {
+        statement body(c, "DELETE FROM bodies WHERE blob=?");
+        body.bind(1, b);
+        if (rc = body.step(); rc != SQLITE_DONE) return sql_fail(rc);
+      }
       dead.push_back(b);
     }
     return {};
@@ -1919,10 +2026,75 @@ private:
     std::vector<std::string> dead;
     auto r = write_locked([&](connection& c) { return unreferenced_in(c, blobs, dead); });
     if (!r) return {};
-    for (const auto& b : dead)
-      blobs_->remove(b);
+    remove_files(dead);
     return dead;
   }
+
+  /// Of `ids`, unlink those that are files (bodies inside the database go with their rows).
+  void remove_files(const std::vector<std::string>& ids) {
+    for (const auto& id : ids)
+      if (!id.empty() && !inline_id(id)) files_->remove(id);
+  }
+
+  /// Inside the transaction that adds the message row naming it: a body kept in the database.
+  expected<void> insert_inline_body(connection& c, const std::string& id, std::string_view data) {
+    if (!inline_id(id)) return {};
+    statement st(c, "INSERT INTO bodies(blob, data) VALUES(?,?)");
+    st.bind(1, id).bind_blob_static(2, data);
+    if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
+    return {};
+  }
+
+  expected<std::string> inline_body(std::string_view id) {
+    return read([&](connection& c) -> expected<std::string> {
+      statement st(c, "SELECT data FROM bodies WHERE blob=?");
+      st.bind(1, id);
+      int rc = st.step();
+      if (rc == SQLITE_DONE) return fail(errc::corrupt); // a row names a body that is gone
+      if (rc != SQLITE_ROW) return sql_fail(rc);
+      return std::string(st.blob(0));
+    });
+  }
+
+  /// Every body, whichever way it is kept: what blobs() returns, and what the recovery scan
+  /// and check() compare with the rows.
+  class all_bodies final : public blob_store {
+  public:
+    explicit all_bodies(sqlite_store& s) : s_(s) {}
+    expected<std::string> put(std::string_view data) override { return s_.files_->put(data); }
+    expected<std::vector<std::string>> put_many(std::span<const std::string_view> data) override {
+      return s_.files_->put_many(data);
+    }
+    expected<std::string> get(std::string_view id) override {
+      return inline_id(id) ? s_.inline_body(id) : s_.files_->get(id);
+    }
+    expected<void> remove(std::string_view id) override {
+      if (!inline_id(id)) return s_.files_->remove(id);
+      return s_.write([&](connection& c) -> expected<void> {
+        statement st(c, "DELETE FROM bodies WHERE blob=?");
+        st.bind(1, id);
+        if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
+        return {};
+      });
+    }
+    expected<std::vector<std::string>> list() override {
+      auto out = s_.files_->list();
+      if (!out) return out;
+      auto r = s_.read([&](connection& c) -> expected<void> {
+        statement st(c, "SELECT blob FROM bodies");
+        int rc;
+        while ((rc = st.step()) == SQLITE_ROW)
+          out->emplace_back(st.text(0));
+        if (rc != SQLITE_DONE) return sql_fail(rc);
+        return {};
+      });
+      if (!r) return make_unexpected(r.error());
+      return out;
+    }
+
+  private:
+    sqlite_store& s_;
+  };
 
   /// Hand committed changes to the mailbox's subscribers. Called with write_mutex_ held, right
   /// after the commit, so that events reach every subscriber in commit order.
@@ -1944,10 +2116,17 @@ private:
   open_options opt_;
   int lock_fd_ = -1;
   std::string db_path_;
-  std::unique_ptr<blob_store> blobs_;
+  std::unique_ptr<blob_store> files_; // bodies larger than opt_.inline_body_max
+  all_bodies bodies_{*this};
   std::unique_ptr<text_index> text_;
   std::mutex write_mutex_;
   std::unique_ptr<connection> writer_;
+  std::unique_ptr<connection> checkpoint_db_; // used by checkpointer_ only
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false; // guarded by checkpoint_mu_
+  bool checkpoint_stop_ = false;   // guarded by checkpoint_mu_
+  std::thread checkpointer_;
   std::mutex reader_mutex_;
   std::condition_variable reader_cv_;
   std::vector<std::unique_ptr<connection>> readers_;

@@ -194,12 +194,20 @@ void fill_the_disk(const std::function<std::unique_ptr<mail_store>()>& reopen,
   expect_consistent(*s, "bob@example.com");
 }
 
+// The faults below are injected into the file layer, where bodies larger than
+// open_options::inline_body_max go: these stores keep every body in a file.
+open_options file_options_for(const std::string& path) {
+  auto o = options_for(path);
+  o.inline_body_max = 0;
+  return o;
+}
+
 void fill_injected_capacity(const std::string& root) {
   // Room for the database and about 60 of the 8 KiB messages; the "operator" frees 256 KiB.
   auto ops = std::make_shared<capacity_file_ops>(posix_file_ops(), 512 * 1024);
   fill_the_disk(
       [&]() -> std::unique_ptr<mail_store> {
-        auto o = options_for(root);
+        auto o = file_options_for(root);
         o.files = ops;
         auto s = open(o);
         EXPECT_TRUE(s) << (s ? "" : s.error().message());
@@ -216,7 +224,7 @@ TEST_P(injected_fault, every_step_of_an_append) {
   const int err = GetParam();
   temp_dir dir;
   auto ops = std::make_shared<faulty_file_ops>(posix_file_ops());
-  auto o = options_for(dir.sub("s"));
+  auto o = file_options_for(dir.sub("s"));
   o.files = ops;
   auto opened = open(o);
   ASSERT_TRUE(opened);
@@ -258,7 +266,9 @@ TEST_P(injected_fault, every_step_of_an_append) {
 
 INSTANTIATE_TEST_SUITE_P(errnos, injected_fault, ::testing::Values(ENOSPC, EIO, EACCES));
 
-TEST(store_faults, real_small_filesystem_fills_up) {
+// A real 1 MiB tmpfs filling up, with small bodies inside the database (the default) or
+// every body in a file (inline_max 0).
+void real_small_filesystem(std::size_t inline_max) {
   temp_dir dir;
   std::string mnt = dir.sub("mnt");
   std::filesystem::create_directories(mnt);
@@ -288,8 +298,23 @@ TEST(store_faults, real_small_filesystem_fills_up) {
     ASSERT_EQ(std::fwrite(block.data(), 1, block.size(), f), block.size());
     std::fclose(f);
   }
-  fill_the_disk([&] { return open_store(mnt + "/s"); },
-                [&] { ASSERT_EQ(::unlink(ballast.c_str()), 0); });
+  fill_the_disk(
+      [&]() -> std::unique_ptr<mail_store> {
+        auto o = options_for(mnt + "/s");
+        o.inline_body_max = inline_max;
+        auto s = open(o);
+        EXPECT_TRUE(s) << (s ? "" : s.error().message());
+        return s ? std::move(*s) : nullptr;
+      },
+      [&] { ASSERT_EQ(::unlink(ballast.c_str()), 0); });
+}
+
+TEST(store_faults, real_small_filesystem_fills_up) {
+  real_small_filesystem(open_options{}.inline_body_max);
+}
+
+TEST(store_faults, real_small_filesystem_fills_up_with_file_bodies) {
+  real_small_filesystem(0);
 }
 
 TEST(store_faults, injected_small_filesystem_fills_up) {
@@ -307,7 +332,7 @@ TEST(store_faults, permission_denied_is_transient) {
   }
   // Root ignores file modes, so the denial is injected at the blob store's first create.
   auto ops = std::make_shared<faulty_file_ops>(posix_file_ops());
-  auto o = options_for(dir.sub("s"));
+  auto o = file_options_for(dir.sub("s"));
   o.files = ops;
   auto s = open(o);
   ASSERT_TRUE(s);
@@ -334,7 +359,7 @@ enum perm_result : int {
 
 // Deliver once into a store whose blobs/tmp the current user cannot write.
 int deliver_without_permission(const std::string& path) {
-  auto s = open(options_for(path));
+  auto s = open(file_options_for(path));
   if (!s) return perm_open_failed;
   auto r = (*s)->deliver("bob@example.com", sample_message(2));
   if (r) return perm_delivered;
@@ -412,7 +437,10 @@ TEST(store_faults, sigkill_during_appends) {
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      auto s = open(options_for(dir.sub("s")));
+      // Even rounds keep the bodies inside the database, odd rounds in files.
+      auto o = options_for(dir.sub("s"));
+      if (round % 2) o.inline_body_max = 0;
+      auto s = open(o);
       if (!s) ::_exit(3);
       for (int i = 0; i < 400; ++i) { // bounded; the parent kills long before the end
         flag_set f;
@@ -475,7 +503,7 @@ TEST_P(injected_fault, every_step_of_a_batch_append) {
   const int err = GetParam();
   temp_dir dir;
   auto ops = std::make_shared<faulty_file_ops>(posix_file_ops());
-  auto o = options_for(dir.sub("s"));
+  auto o = file_options_for(dir.sub("s"));
   o.files = ops;
   auto opened = open(o);
   ASSERT_TRUE(opened);
@@ -609,7 +637,7 @@ TEST(store_faults, sigkill_at_every_step_of_an_append) {
   std::uint64_t steps = 0;
   {
     auto ops = std::make_shared<faulty_file_ops>(posix_file_ops());
-    auto o = options_for(path);
+    auto o = file_options_for(path);
     o.files = ops;
     auto s = open(o);
     ASSERT_TRUE(s);
@@ -628,7 +656,7 @@ TEST(store_faults, sigkill_at_every_step_of_an_append) {
       ASSERT_GE(pid, 0);
       if (pid == 0) {
         auto ops = std::make_shared<killing_file_ops>(posix_file_ops(), n, after);
-        auto o = options_for(path);
+        auto o = file_options_for(path);
         o.files = ops;
         auto s = open(o);
         if (!s) ::_exit(3);

@@ -72,6 +72,10 @@ struct service_options {
   std::chrono::milliseconds auth_failure_delay{1000}; ///< times the failure count, before 535
   bool allow_plaintext_auth = false;                  ///< AUTH before TLS (tests only)
   std::size_t read_buffer = 16 * 1024;                ///< octets read per socket read
+  /// Octets read per socket read while a message's content arrives (DATA or BDAT): fewer
+  /// reads for large messages; the buffer goes back to `read_buffer` after the message, so
+  /// idle connections keep the small one.
+  std::size_t data_read_buffer = 64 * 1024;
   /// Certificates for STARTTLS and implicit TLS; without them STARTTLS is not offered and an
   /// implicit-TLS listener cannot be opened.
   std::shared_ptr<tls::reloadable_server_context> tls;

@@ -309,7 +309,9 @@ public:
 // ---------------------------------------------------------------------------------------------
 // Blobs
 
-/// Message bodies by identifier. put() returns only once the body is durable.
+/// Message bodies by identifier. put() returns only once the body is durable. The store's
+/// blobs() covers both kinds of body: files (32 hex digits) and bodies kept inside the
+/// database ("i" and 32 hex digits); its put() writes a file.
 class blob_store {
 public:
   virtual ~blob_store() = default;
@@ -341,6 +343,15 @@ struct open_options {
   bool over_quota_permanent = false;   ///< answer 5.2.2 instead of 4.2.2 when full
   bool recover = true;                 ///< run the orphan scan at open
   std::function<std::int64_t()> clock; ///< Unix seconds; the system clock by default
+  /// Bodies up to this size are kept inside the database, written in the transaction that
+  /// adds their message (one WAL flush makes both durable: no file creation, no file and
+  /// directory flushes before the commit). Larger bodies are files of the blob store. 0 keeps
+  /// every body in a file. SQLite's own measurements put the crossover between in-database
+  /// and file blobs near 100 KiB for 4 KiB pages.
+  std::size_t inline_body_max = 128 * 1024;
+  /// WAL pages after which a background thread checkpoints the database (the committing
+  /// thread never does); 0 leaves SQLite's automatic checkpoint in the commit path.
+  std::size_t checkpoint_pages = 2000;
 };
 
 struct recovery_report {
@@ -413,7 +424,7 @@ public:
 }
 
 /// The schema version this build writes (the migrations table records every one applied).
-inline constexpr int schema_version = 2;
+inline constexpr int schema_version = 3;
 
 // ---------------------------------------------------------------------------------------------
 // Import and export (maildir.cpp parses; import.cpp drives the store)
