@@ -15,6 +15,7 @@
 #include <mailkit/core/log.hpp>
 #include <mailkit/dns/cares_resolver.hpp>
 #include <mailkit/server/mail_server.hpp>
+#include <mailkit/server/process_tuning.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -160,6 +161,7 @@ void reload_config(server::mail_server& srv, const std::string& path,
 } // namespace
 
 int main(int argc, char** argv) {
+  mailkit::server::tune_allocator(); // message buffers reused, not re-mapped
   CLI::App app{"mailkitd: the mailkit mail server (SMTP, IMAP, outbound relay)"};
   std::string config_file, data_dir = "./var";
   bool print_config = false, check_config = false;

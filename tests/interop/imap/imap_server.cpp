@@ -14,6 +14,7 @@
 // does; the store belongs to this process), each answered "ok UID" or "error TEXT" on stdout.
 // SIGTERM/SIGINT: shutdown.
 #include <mailkit/server/imap_service.hpp>
+#include <mailkit/server/process_tuning.hpp>
 
 #include <boost/asio/io_context.hpp>
 
@@ -45,6 +46,7 @@ extern "C" void on_signal(int) {
 } // namespace
 
 int main(int argc, char** argv) {
+  mailkit::server::tune_allocator(); // message buffers reused, not re-mapped
   std::string dir, ready_file, hostname = "imap.mailkit.test", cert, key;
   std::vector<std::string> domains, users;
   bool plain_login = false;

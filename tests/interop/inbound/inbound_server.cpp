@@ -19,6 +19,7 @@
 #include <mailkit/dns/cares_resolver.hpp>
 #include <mailkit/dns/static_resolver.hpp>
 #include <mailkit/server/inbound.hpp>
+#include <mailkit/server/process_tuning.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -69,6 +70,7 @@ extern "C" void on_usr1(int) {
 } // namespace
 
 int main(int argc, char** argv) {
+  mailkit::server::tune_allocator(); // message buffers reused, not re-mapped
   std::string dir, ready_file, hostname = "mx.mailkit.test";
   std::vector<std::string> domains, users, aliases, txts, user_quotas;
   std::string dns_server;
