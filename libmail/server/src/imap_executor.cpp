@@ -187,6 +187,7 @@ public:
       }
       entry& e = entries_[at];
       std::memcpy(e.id.data(), blob.data(), blob.size());
+      e.id_size = static_cast<std::uint8_t>(blob.size());
       e.used = true;
       bytes_ += overhead;
       index_.insert(key, at);
@@ -267,19 +268,24 @@ private:
     std::size_t count_ = 0;
   };
 
-  static constexpr std::size_t id_size = 32;   ///< store body identifiers: 32 hex digits
+  /// Store body identifiers: 32 hex digits for a file, "i" and 32 hex digits for a body kept
+  /// inside the database (store.hpp, blob_store); room for a few more.
+  static constexpr std::size_t id_max = 40;
   static constexpr std::size_t overhead = 256; ///< per entry: slot, index node, strings
   struct entry {
-    std::array<char, id_size> id{};
+    std::array<char, id_max> id{};
+    std::uint8_t id_size = 0;
     std::array<std::string, 6> texts;
     std::array<bool, 6> has{};
     bool used = false;       ///< holds a body (else on the free list)
     bool referenced = false; ///< hit since the clock hand last passed
     [[nodiscard]] bool is(std::string_view blob) const noexcept {
-      return used && std::memcmp(id.data(), blob.data(), id_size) == 0;
+      return used && blob.size() == id_size && std::memcmp(id.data(), blob.data(), id_size) == 0;
     }
   };
-  static bool cacheable(std::string_view blob) noexcept { return blob.size() == id_size; }
+  static bool cacheable(std::string_view blob) noexcept {
+    return !blob.empty() && blob.size() <= id_max;
+  }
   /// Body identifiers are random: FNV-1a of the text is a good enough key, and the entry keeps
   /// the whole identifier to tell a collision from a hit.
   static std::uint64_t key_of(std::string_view blob) noexcept {
@@ -311,7 +317,7 @@ private:
       bytes_ -= t.size();
       std::string().swap(t);
     }
-    index_.erase(key_of(std::string_view(e.id.data(), id_size)));
+    index_.erase(key_of(std::string_view(e.id.data(), e.id_size)));
     e.has.fill(false);
     e.used = e.referenced = false;
     free_.push_back(i);
@@ -566,7 +572,10 @@ std::vector<std::string> imap_executor_capabilities() {
 struct imap_executor::fetch_job {
   std::vector<imap::fetch_item> items;
   bool uid = false;
-  std::vector<store::message_info> msgs;
+  /// The messages to write: entries of the selected mailbox's `known` list (which nothing
+  /// changes until the job ends), or of `rows` when the FETCH had to read them.
+  std::vector<const store::message_info*> msgs;
+  std::vector<store::message_info> rows;
   std::size_t next = 0;
   std::vector<std::pair<uid_type, store::message_structure>> batch;
   std::size_t batch_at = 0;
@@ -643,6 +652,67 @@ std::uint32_t imap_executor::seq_of(uid_type uid) const {
   return static_cast<std::uint32_t>(it - sel_->uids.begin()) + 1;
 }
 
+store::message_info* imap_executor::known_of(uid_type uid) {
+  if (!sel_) return nullptr;
+  auto& k = sel_->known;
+  auto it = std::lower_bound(k.begin(), k.end(), uid,
+                             [](const store::message_info& m, uid_type u) { return m.uid < u; });
+  return it != k.end() && it->uid == uid ? &*it : nullptr;
+}
+
+void imap_executor::note_flags(uid_type uid, const store::flag_set& flags,
+                               store::modseq_type modseq) {
+  auto* m = known_of(uid);
+  // Changes can arrive out of order (this session's STORE before the feed's older change of
+  // another session): MODSEQs grow with every change of the mailbox (RFC 7162 §3.1.1), so
+  // the higher one is the later state.
+  if (m == nullptr || modseq < m->modseq) return;
+  m->flags = flags;
+  m->modseq = modseq;
+}
+
+expected<bool> imap_executor::refresh_known(const std::vector<uid_type>& uids) {
+  if (!sel_ || !sub_ || sub_->overflowed()) return false;
+  // The feed's changes are kept for apply_changes (which reports them); their flags count now.
+  for (auto& c : sub_->poll()) {
+    if (c.what == store::change::kind::flags_changed) note_flags(c.uid, c.flags, c.modseq);
+    deferred_.push_back(std::move(c));
+  }
+  if (sub_->overflowed()) return false;
+  // Messages appended since SELECT (or since the last FETCH): their rows, in one read of the
+  // range that holds them (usually the newest few).
+  uid_type lo = 0, hi = 0;
+  {
+    // Both lists are in UID order: one walk.
+    const auto& k = sel_->known;
+    std::size_t i = 0;
+    for (auto u : uids) {
+      while (i < k.size() && k[i].uid < u)
+        ++i;
+      if (i < k.size() && k[i].uid == u) continue;
+      if (lo == 0) lo = u;
+      hi = u;
+    }
+  }
+  if (lo == 0) return true;
+  if (without_io_) return false;
+  auto rows = store_->messages(account_, sel_->name, lo, hi);
+  if (!rows) return tl::unexpected(rows.error());
+  auto& k = sel_->known;
+  std::vector<store::message_info> added;
+  for (auto& m : *rows)
+    if (known_of(m.uid) == nullptr && std::binary_search(uids.begin(), uids.end(), m.uid))
+      added.push_back(std::move(m));
+  if (added.empty()) return true;
+  const auto middle = k.insert(k.end(), std::make_move_iterator(added.begin()),
+                               std::make_move_iterator(added.end()));
+  const auto by_uid = [](const store::message_info& a, const store::message_info& b) {
+    return a.uid < b.uid;
+  };
+  std::inplace_merge(k.begin(), middle, k.end(), by_uid);
+  return true;
+}
+
 bool imap_executor::valid_set(const imap::sequence_set& set, bool uid) const {
   if (uid || set.is_saved_result() || !sel_) return true;
   const auto n = sel_->uids.size();
@@ -685,6 +755,7 @@ void imap_executor::apply_changes(imap::server& s, bool allow_expunge) {
     // (only where EXPUNGE may be sent; until then the stale view stays, as RFC 9051 §7.5.1
     // wants during FETCH, STORE and SEARCH).
     if (!allow_expunge) return;
+    if (without_io_ && !prepared_) return; // the store reads are a worker's: next command
     resync(s);
     return;
   }
@@ -722,9 +793,12 @@ void imap_executor::apply_changes(imap::server& s, bool allow_expunge) {
       else
         s.untagged(std::to_string(seq) + " EXPUNGE");
       uids.erase(uids.begin() + (seq - 1));
+      if (auto* m = known_of(c.uid))
+        sel_->known.erase(sel_->known.begin() + (m - sel_->known.data()));
       break;
     }
     case store::change::kind::flags_changed: {
+      note_flags(c.uid, c.flags, c.modseq);
       if (own_.erase({c.uid, c.modseq}) != 0) break; // this session's own STORE
       const auto seq = seq_of(c.uid);
       if (seq == 0) break;
@@ -791,6 +865,8 @@ void imap_executor::resync(imap::server& s) {
     if (sel_->condstore) line += " MODSEQ (" + std::to_string(m.modseq) + ")";
     s.untagged(line + ")");
   }
+  // The listing is the mailbox as it is now: what the session knows starts again from it.
+  sel_->known = std::move(prepared->messages);
 }
 
 void imap_executor::execute(imap::server& s, const imap::server_event& ev) {
@@ -853,7 +929,7 @@ void imap_executor::execute(imap::server& s, const imap::server_event& ev) {
         } else if constexpr (std::is_same_v<T, imap::cmd_append>) {
           do_append(s, c);
         } else if constexpr (std::is_same_v<T, imap::cmd_fetch>) {
-          do_fetch(s, c, ev.uid);
+          (void)do_fetch(s, c, ev.uid);
         } else if constexpr (std::is_same_v<T, imap::cmd_store>) {
           do_store(s, c, ev.uid);
         } else if constexpr (std::is_same_v<T, imap::cmd_copy>) {
@@ -907,6 +983,28 @@ void imap_executor::execute(imap::server& s, const imap::server_event& ev) {
         }
       },
       ev.cmd);
+}
+
+bool imap_executor::execute_without_io(imap::server& s, const imap::server_event& ev) {
+  const auto* c = std::get_if<imap::cmd_fetch>(&ev.cmd);
+  if (c == nullptr || !sel_) return false;
+  without_io_ = true;
+  stalled_ = false;
+  const bool done = do_fetch(s, *c, ev.uid);
+  without_io_ = false;
+  return done;
+}
+
+bool imap_executor::resumable_without_io() const noexcept {
+  return job_ && !stalled_ && !job_->needs_raw; // message text is always the store's
+}
+
+void imap_executor::resume_without_io(imap::server& s) {
+  if (!job_) return;
+  without_io_ = true;
+  stalled_ = false;
+  run_fetch(s);
+  without_io_ = false;
 }
 
 void imap_executor::push_updates(imap::server& s) {
@@ -993,6 +1091,7 @@ void imap_executor::do_select(imap::server& s, const imap::cmd_select& c) {
   s.untagged("OK [UIDNEXT " + std::to_string(info->uidnext) + "]");
   // RFC 7162 §3.1.2.1: every mailbox has a (positive) HIGHESTMODSEQ.
   s.untagged("OK [HIGHESTMODSEQ " + std::to_string(wire_highestmodseq(info->highestmodseq)) + "]");
+  sel.known = std::move(*msgs);
   sel_ = std::move(sel);
   sub_ = std::move(*sub);
   // RFC 7162 §3.2.5: QRESYNC with the client's UIDVALIDITY: what vanished and what changed.
@@ -1266,14 +1365,29 @@ void imap_executor::do_append(imap::server& s, const imap::cmd_append& c) {
              "APPEND completed");
 }
 
-void imap_executor::do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid) {
-  if (!valid_set(c.set, uid)) return s.complete("BAD", "", "Invalid message sequence number");
+bool imap_executor::do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid) {
+  if (!valid_set(c.set, uid)) {
+    s.complete("BAD", "", "Invalid message sequence number");
+    return true;
+  }
   auto uids = resolve(c.set, uid);
+  if (without_io_) {
+    // Without the store: no message text, no flag write (BODY[] without .PEEK), no list of
+    // expunged UIDs, no resynchronization.
+    for (const auto& it : c.fetch.items) {
+      using k = imap::fetch_item::kind;
+      if (it.k == k::section || it.k == k::binary || it.k == k::binary_size) return false;
+    }
+    if (!sub_ || sub_->overflowed() || (c.fetch.vanished && c.fetch.changed_since)) return false;
+  }
   if (c.fetch.vanished && uid && c.fetch.changed_since && s.enabled("QRESYNC")) {
     // RFC 7162 §3.2.6: UID FETCH (CHANGEDSINCE m VANISHED): the UIDs of the set expunged
     // since m, before the FETCH responses.
     auto gone = store_->expunged_since(account_, sel_->name, *c.fetch.changed_since);
-    if (!gone) return fail(s, gone.error(), "FETCH failed");
+    if (!gone) {
+      fail(s, gone.error(), "FETCH failed");
+      return true;
+    }
     const uid_type largest = sel_->uids.empty() ? 0 : sel_->uids.back();
     std::vector<std::uint32_t> in_set;
     for (auto u : *gone)
@@ -1284,30 +1398,47 @@ void imap_executor::do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid
   }
   if (uids.empty()) {
     apply_changes(s, uid);
-    return s.complete("OK", "", "FETCH completed");
+    s.complete("OK", "", "FETCH completed");
+    return true;
   }
-  auto infos = store_->messages(account_, sel_->name, uids.front(), uids.back());
-  if (!infos) return fail(s, infos.error(), "FETCH failed");
-  // Keep only the requested messages (both lists are in UID order); all of them (1:*) as they
-  // are, without a copy.
-  std::vector<store::message_info> msgs;
-  if (infos->size() == uids.size() &&
-      std::equal(uids.begin(), uids.end(), infos->begin(),
-                 [](uid_type u, const store::message_info& m) { return u == m.uid; })) {
-    msgs = std::move(*infos);
+  auto job = std::make_unique<fetch_job>();
+  auto& msgs = job->msgs;
+  msgs.reserve(uids.size());
+  auto known = refresh_known(uids);
+  if (!known) {
+    fail(s, known.error(), "FETCH failed");
+    return true;
+  }
+  if (!*known && without_io_) return false; // rows to read first
+  if (*known) {
+    // From what the session knows: no row read. Both lists are in UID order.
+    const auto& k = sel_->known;
+    auto it = k.begin();
+    for (auto u : uids) {
+      it = std::lower_bound(it, k.end(), u,
+                            [](const store::message_info& m, uid_type v) { return m.uid < v; });
+      if (it == k.end()) break;
+      if (it->uid == u) msgs.push_back(&*it);
+    }
   } else {
-    msgs.reserve(std::min(uids.size(), infos->size()));
+    // The feed overflowed: the rows as they are now, until the resynchronization.
+    auto rows = store_->messages(account_, sel_->name, uids.front(), uids.back());
+    if (!rows) {
+      fail(s, rows.error(), "FETCH failed");
+      return true;
+    }
+    job->rows = std::move(*rows);
     std::size_t j = 0;
-    for (auto& m : *infos) {
+    for (const auto& m : job->rows) {
       while (j < uids.size() && uids[j] < m.uid)
         ++j;
-      if (j < uids.size() && uids[j] == m.uid) msgs.push_back(std::move(m));
+      if (j < uids.size() && uids[j] == m.uid) msgs.push_back(&m);
     }
   }
   if (c.fetch.changed_since) {
     // RFC 7162 §3.1.4.1: only messages changed after CHANGEDSINCE.
-    std::erase_if(msgs,
-                  [&](const store::message_info& m) { return m.modseq <= *c.fetch.changed_since; });
+    std::erase_if(
+        msgs, [&](const store::message_info* m) { return m->modseq <= *c.fetch.changed_since; });
   }
   // RFC 7162 §3.2.4: once QRESYNC is enabled every FETCH response carries the UID.
   bool want_flags = false, want_uid = uid || s.enabled("QRESYNC"),
@@ -1332,23 +1463,25 @@ void imap_executor::do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid
   std::map<uid_type, store::message_info> seen_now;
   if (sets_seen && !sel_->read_only) {
     std::vector<uid_type> unseen;
-    for (const auto& m : msgs)
-      if ((m.flags.system & store::flag_seen) == 0) unseen.push_back(m.uid);
+    for (const auto* m : msgs)
+      if ((m->flags.system & store::flag_seen) == 0) unseen.push_back(m->uid);
     if (!unseen.empty()) {
       store::flag_set seen;
       seen.system = store::flag_seen;
       auto r = store_->store_flags(account_, sel_->name, unseen, store::flag_mode::add, seen);
-      if (!r) return fail(s, r.error(), "FETCH failed");
+      if (!r) {
+        fail(s, r.error(), "FETCH failed");
+        return true;
+      }
       for (auto& m : r->changed) {
         own_.insert({m.uid, m.modseq});
+        note_flags(m.uid, m.flags, m.modseq);
         seen_now[m.uid] = m;
       }
     }
   }
-  auto job = std::make_unique<fetch_job>();
   job->items = c.fetch.items;
   job->uid = uid;
-  job->msgs = std::move(msgs);
   job->seen_now = std::move(seen_now);
   job->want_flags = want_flags;
   job->want_uid = want_uid;
@@ -1357,9 +1490,11 @@ void imap_executor::do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid
   job->needs_raw = needs_raw;
   job_ = std::move(job);
   run_fetch(s);
+  return true;
 }
 
 void imap_executor::resume(imap::server& s) {
+  stalled_ = false;
   if (job_) run_fetch(s);
 }
 
@@ -1371,18 +1506,34 @@ void imap_executor::run_fetch(imap::server& s) {
     job_.reset();
     fail(s, ec, "FETCH failed");
   };
+  // A message the session still shows but another session expunged (not yet reported, as
+  // during FETCH by sequence number, RFC 9051 §7.5.1): its data is gone, it is left out.
+  const auto gone = [](const mailkit::error_code& ec) {
+    return ec == store::make_error_code(store::errc::no_such_message);
+  };
+  // execute_without_io(): a text that is not cached stops the job here (the message is done
+  // again by resume(), on a store worker).
+  const auto needs_store = make_error_code(boost::system::errc::operation_would_block);
   const std::size_t start_output = s.output().size();
+  const std::size_t chunk = without_io_ ? inline_chunk_bytes : fetch_chunk_bytes;
+  bool used_store = false; // this chunk read structures: the next one likely will too
   for (; j.next < j.msgs.size(); ++j.next) {
-    // Bounded memory per connection: past fetch_chunk_bytes of output, hand the bytes to the
-    // session and continue in resume().
-    if (s.output().size() - std::min(s.output().size(), start_output) >= fetch_chunk_bytes) return;
-    auto& m = j.msgs[j.next];
+    // Bounded memory per connection: past the chunk size of output, hand the bytes to the
+    // session and continue in resume() (on a worker, while the session writes, if this chunk
+    // needed the store).
+    if (s.output().size() - std::min(s.output().size(), start_output) >= chunk) {
+      if (used_store) stalled_ = true;
+      return;
+    }
+    const auto& m = *j.msgs[j.next];
     const auto seq = seq_of(m.uid);
     if (seq == 0) continue;
     bool flags_changed = false;
+    const store::flag_set* flags = &m.flags;
+    store::modseq_type modseq = m.modseq;
     if (auto it = j.seen_now.find(m.uid); it != j.seen_now.end()) {
-      m.flags = it->second.flags;
-      m.modseq = it->second.modseq;
+      flags = &it->second.flags;
+      modseq = it->second.modseq;
       flags_changed = true;
     }
     std::optional<store::message_structure> st;
@@ -1391,6 +1542,8 @@ void imap_executor::run_fetch(imap::server& s) {
     // The structure is read only when an item needs it and its text is not cached.
     const auto load_structure = [&]() -> mailkit::error_code {
       if (st) return {};
+      if (without_io_) return needs_store;
+      used_store = true;
       while (j.batch_at < j.batch.size() && j.batch[j.batch_at].first < m.uid)
         ++j.batch_at;
       if (j.batch_at >= j.batch.size()) {
@@ -1400,9 +1553,9 @@ void imap_executor::run_fetch(imap::server& s) {
         j.batch.clear();
         j.batch_at = 0;
         const std::size_t last = std::min(j.msgs.size(), j.next + fetch_structure_batch) - 1;
-        const std::uint64_t span = std::uint64_t{j.msgs[last].uid} - m.uid;
+        const std::uint64_t span = std::uint64_t{j.msgs[last]->uid} - m.uid;
         if (last - j.next + 1 >= 8 && span < 4 * std::uint64_t{last - j.next + 1}) {
-          auto r = store_->structures(account_, sel_->name, m.uid, j.msgs[last].uid);
+          auto r = store_->structures(account_, sel_->name, m.uid, j.msgs[last]->uid);
           if (!r) return r.error();
           j.batch = std::move(*r);
         }
@@ -1418,9 +1571,19 @@ void imap_executor::run_fetch(imap::server& s) {
       return {};
     };
     if (j.needs_raw) {
-      if (auto ec = load_structure()) return abort(ec);
+      if (auto ec = load_structure()) {
+        if (ec == needs_store) {
+          stalled_ = true;
+          return;
+        }
+        if (gone(ec)) continue;
+        return abort(ec);
+      }
       auto r = store_->fetch(account_, sel_->name, m.uid);
-      if (!r) return abort(r.error());
+      if (!r) {
+        if (gone(r.error())) continue;
+        return abort(r.error());
+      }
       raw = std::move(*r);
     }
     auto& cache = fetch_text_cache::instance();
@@ -1443,13 +1606,15 @@ void imap_executor::run_fetch(imap::server& s) {
       cache.put(m.blob_id, slot, std::string_view(line).substr(at));
       return {};
     };
+    bool skip = false;
     for (const auto& it : j.items) {
+      if (skip) break;
       using k = imap::fetch_item::kind;
       switch (it.k) {
       case k::flags:
         sep();
         line += "FLAGS ";
-        append_flags(line, m.flags);
+        append_flags(line, *flags);
         break;
       case k::uid:
         break; // written once below
@@ -1468,8 +1633,14 @@ void imap_executor::run_fetch(imap::server& s) {
         sep();
         line += "ENVELOPE ";
         if (auto ec =
-                cached(fetch_text_cache::envelope, [&] { append_envelope(line, st->env, utf8); }))
-          return abort(ec);
+                cached(fetch_text_cache::envelope, [&] { append_envelope(line, st->env, utf8); })) {
+          if (ec == needs_store) {
+            stalled_ = true;
+            return;
+          }
+          if (!gone(ec)) return abort(ec);
+          skip = true;
+        }
         break;
       case k::body:
       case k::bodystructure: {
@@ -1477,8 +1648,14 @@ void imap_executor::run_fetch(imap::server& s) {
         const bool ext = it.k == k::bodystructure;
         line += ext ? "BODYSTRUCTURE " : "BODY ";
         if (auto ec = cached(ext ? fetch_text_cache::bodystructure : fetch_text_cache::body,
-                             [&] { append_body(line, *st, ch, 0, ext, utf8); }))
-          return abort(ec);
+                             [&] { append_body(line, *st, ch, 0, ext, utf8); })) {
+          if (ec == needs_store) {
+            stalled_ = true;
+            return;
+          }
+          if (!gone(ec)) return abort(ec);
+          skip = true;
+        }
         break;
       }
       case k::section:
@@ -1516,10 +1693,11 @@ void imap_executor::run_fetch(imap::server& s) {
       }
       }
     }
+    if (skip) continue;
     if (flags_changed && !j.want_flags) {
       sep();
       line += "FLAGS ";
-      append_flags(line, m.flags);
+      append_flags(line, *flags);
     }
     if (j.want_uid) {
       sep();
@@ -1529,7 +1707,7 @@ void imap_executor::run_fetch(imap::server& s) {
     if (j.want_modseq) {
       sep();
       line += "MODSEQ (";
-      append_number(line, m.modseq);
+      append_number(line, modseq);
       line += ')';
     }
     line += ')';
@@ -1558,6 +1736,7 @@ void imap_executor::do_store(imap::server& s, const imap::cmd_store& c, bool uid
     if (!r) return fail(s, r.error(), "STORE failed");
     for (const auto& m : r->changed) {
       own_.insert({m.uid, m.modseq});
+      note_flags(m.uid, m.flags, m.modseq);
       const auto seq = seq_of(m.uid);
       if (seq == 0) continue;
       // RFC 7162 §3.1.3: with UNCHANGEDSINCE the MODSEQ goes out even for .SILENT.
@@ -1581,19 +1760,23 @@ void imap_executor::do_store(imap::server& s, const imap::cmd_store& c, bool uid
         done.push_back(m.uid);
       done.insert(done.end(), r->modified.begin(), r->modified.end());
       std::sort(done.begin(), done.end());
-      auto now = store_->messages(account_, sel_->name, uids.front(), uids.back());
-      if (now)
-        for (const auto& m : *now) {
-          if (!std::binary_search(uids.begin(), uids.end(), m.uid) ||
-              std::binary_search(done.begin(), done.end(), m.uid))
-            continue;
-          const auto seq = seq_of(m.uid);
-          if (seq == 0) continue;
-          std::string line = std::to_string(seq) + " FETCH (FLAGS " + flags_text(m.flags);
-          if (uid || qresync) line += " UID " + std::to_string(m.uid);
-          if (sel_->condstore) line += " MODSEQ (" + std::to_string(m.modseq) + ")";
-          s.untagged(line + ")");
-        }
+      const auto report = [&](const store::message_info& m) {
+        if (std::binary_search(done.begin(), done.end(), m.uid)) return;
+        const auto seq = seq_of(m.uid);
+        if (seq == 0) return;
+        std::string line = std::to_string(seq) + " FETCH (FLAGS " + flags_text(m.flags);
+        if (uid || qresync) line += " UID " + std::to_string(m.uid);
+        if (sel_->condstore) line += " MODSEQ (" + std::to_string(m.modseq) + ")";
+        s.untagged(line + ")");
+      };
+      // Their flags as the session knows them (the feed polled just now), else the rows.
+      if (auto known = refresh_known(uids); known && *known) {
+        for (auto u : uids)
+          if (const auto* m = known_of(u)) report(*m);
+      } else if (auto now = store_->messages(account_, sel_->name, uids.front(), uids.back())) {
+        for (const auto& m : *now)
+          if (std::binary_search(uids.begin(), uids.end(), m.uid)) report(m);
+      }
     }
     if (!r->modified.empty()) {
       std::vector<std::uint32_t> numbers;

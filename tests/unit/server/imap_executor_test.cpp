@@ -732,3 +732,172 @@ TEST_F(executor_fixture, OverflowedSubscriptionResynchronizes) {
   r = a.send("n2 NOOP\r\n");
   EXPECT_EQ(r, "* 3 EXISTS\r\nn2 OK NOOP completed\r\n");
 }
+
+// The session's own list of its messages (FLAGS, MODSEQ, sizes, dates without a row read):
+// after every change, from another session, from delivery or from the session itself, a FETCH
+// answers what a session that has just selected the mailbox (and so read every row) answers.
+TEST_F(executor_fixture, KnownMessagesFollowEveryChange) {
+  for (int i = 0; i < 4; ++i)
+    deliver(i % 2 ? simple_message : multipart_message);
+  session a(store), b(store);
+  a.login();
+  b.login();
+  a.send("s ENABLE CONDSTORE\r\n");
+  a.send("s SELECT INBOX\r\n");
+  b.send("s SELECT INBOX\r\n");
+  const char* const fetch = "f FETCH 1:* (UID FLAGS MODSEQ RFC822.SIZE INTERNALDATE)\r\n";
+  // What a fresh session (a new SELECT, every row read now) answers.
+  const auto fresh = [&] {
+    session c(store);
+    c.login();
+    c.send("s ENABLE CONDSTORE\r\n");
+    c.send("s EXAMINE INBOX\r\n");
+    return c.send(fetch);
+  };
+  const auto same = [&](const char* step) {
+    a.send("n NOOP\r\n"); // EXISTS and EXPUNGE go out here, not during FETCH
+    const auto mine = a.send(fetch);
+    EXPECT_EQ(mine, fresh()) << step;
+  };
+  same("at SELECT");
+  // Another session's flag changes, in several steps on the same messages.
+  b.send("x STORE 2 +FLAGS (\\Flagged $Work)\r\n");
+  b.send("x STORE 2:3 -FLAGS ($Work)\r\n");
+  // Seen by a FETCH before any NOOP: the feed's changes count at once.
+  auto r = a.send("f0 FETCH 2 FLAGS\r\n");
+  EXPECT_TRUE(has(r, "* 2 FETCH (FLAGS (\\Flagged)")) << r;
+  // A STORE that changes nothing reports the flags as they are, the other session's included.
+  b.send("x2 STORE 3 +FLAGS (\\Answered)\r\n");
+  r = a.send("w STORE 3 -FLAGS (\\Draft)\r\n");
+  EXPECT_TRUE(has(r, "* 3 FETCH (FLAGS (\\Answered) MODSEQ (")) << r;
+  same("after STORE of another session");
+  // The session's own STORE, then an older change of the other session arriving later
+  // through the feed must not undo it (the higher MODSEQ wins).
+  b.send("y STORE 1 +FLAGS (\\Answered)\r\n");
+  a.send("z STORE 1 FLAGS (\\Seen)\r\n");
+  same("after STORE of both sessions");
+  // Delivery and APPEND: rows read at the next FETCH.
+  deliver(simple_message);
+  r = b.send("p APPEND INBOX (\\Draft) {" + std::to_string(std::strlen(simple_message)) + "+}\r\n" +
+             simple_message + "\r\n");
+  ASSERT_TRUE(has(r, "p OK [APPENDUID")) << r;
+  same("after delivery and APPEND");
+  // EXPUNGE by the other session: gone from the list once reported.
+  b.send("d STORE 1,3 +FLAGS.SILENT (\\Deleted)\r\n");
+  b.send("e EXPUNGE\r\n");
+  // During FETCH by sequence number the expunged messages are still shown (RFC 9051 §7.5.1),
+  // their data from the list.
+  r = a.send("g FETCH 1:* (UID FLAGS)\r\n");
+  EXPECT_TRUE(has(r, "* 1 FETCH (UID 1 FLAGS (\\Seen \\Deleted)")) << r;
+  EXPECT_FALSE(has(r, "EXPUNGE")) << r;
+  same("after EXPUNGE of another session");
+  // The session's own EXPUNGE and BODY[] setting \Seen.
+  a.send("h STORE 1 +FLAGS.SILENT (\\Deleted)\r\n");
+  r = a.send("i EXPUNGE\r\n");
+  EXPECT_TRUE(has(r, "* 1 EXPUNGE\r\n")) << r;
+  r = a.send("j FETCH 2 BODY[]\r\n");
+  EXPECT_TRUE(has(r, "FLAGS (\\Seen)")) << r;
+  same("after the session's own EXPUNGE and \\Seen");
+}
+
+// execute_without_io(): a FETCH that the session's list and the text cache answer is done on
+// the calling thread; anything needing the store is left to execute() or resume().
+TEST_F(executor_fixture, FetchWithoutStoreAccess) {
+  for (int i = 0; i < 3; ++i)
+    deliver(multipart_message);
+  session s(store);
+  s.login();
+  s.send("s SELECT INBOX\r\n");
+  const auto inline_fetch = [&](std::string_view bytes, bool& pending) {
+    s.core.feed(bytes);
+    auto ev = s.core.next_event();
+    EXPECT_EQ(ev.k, imap::server_event::kind::execute);
+    const bool done = s.exec.execute_without_io(s.core, ev);
+    pending = s.exec.pending();
+    if (!done) {
+      EXPECT_EQ(s.core.output(), "");
+      s.exec.execute(s.core, ev);
+    }
+    while (s.exec.pending())
+      s.exec.resume(s.core);
+    return done;
+  };
+  bool pending = false;
+  // FLAGS and sizes: no store access at all.
+  EXPECT_TRUE(inline_fetch("a FETCH 1:* (FLAGS RFC822.SIZE)\r\n", pending));
+  EXPECT_FALSE(pending);
+  auto r = s.take();
+  EXPECT_TRUE(has(r, "* 3 FETCH (FLAGS () RFC822.SIZE ")) << r;
+  EXPECT_TRUE(has(r, "a OK FETCH completed")) << r;
+  // BODYSTRUCTURE of bodies never encoded in this process may need the store: then the job
+  // stops before the first message not cached, and resume() (a worker) finishes it.
+  std::string big = std::string(multipart_message) + "X-Unique: " + std::to_string(::getpid()) +
+                    "-" + std::to_string(std::rand()) + "\r\n";
+  deliver(big.c_str());
+  s.send("n NOOP\r\n");
+  EXPECT_FALSE(inline_fetch("b0 FETCH 4 (FLAGS)\r\n", pending)); // its row first
+  s.take();
+  EXPECT_TRUE(inline_fetch("b FETCH 4 (BODYSTRUCTURE)\r\n", pending));
+  EXPECT_TRUE(pending);
+  EXPECT_FALSE(s.exec.resumable_without_io());
+  r = s.take();
+  EXPECT_TRUE(has(r, "* 4 FETCH (BODYSTRUCTURE ((\"text\" \"plain\"")) << r;
+  EXPECT_TRUE(has(r, "b OK FETCH completed")) << r;
+  EXPECT_TRUE(inline_fetch("c0 FETCH 1:3 (BODYSTRUCTURE)\r\n", pending));
+  s.take();
+  // Cached now: all of it on the calling thread.
+  EXPECT_TRUE(inline_fetch("c FETCH 1:* (UID BODYSTRUCTURE)\r\n", pending));
+  EXPECT_FALSE(pending);
+  r = s.take();
+  EXPECT_TRUE(has(r, "* 4 FETCH (BODYSTRUCTURE ((\"text\" \"plain\"")) << r;
+  EXPECT_TRUE(has(r, "\"mixed\" (\"boundary\" \"b1\") NIL NIL NIL) UID 4)\r\n")) << r;
+  // Message text, or \Seen to set: the store's.
+  EXPECT_FALSE(inline_fetch("d FETCH 1 BODY.PEEK[1]\r\n", pending));
+  r = s.take();
+  EXPECT_TRUE(has(r, "BODY[1] {13}\r\nThe text part")) << r;
+  EXPECT_FALSE(inline_fetch("e FETCH 1 BODY[]\r\n", pending));
+  r = s.take();
+  EXPECT_TRUE(has(r, "FLAGS (\\Seen)")) << r;
+  // A message appended since the last FETCH: its row first.
+  deliver(multipart_message);
+  s.send("n2 NOOP\r\n");
+  EXPECT_FALSE(inline_fetch("f FETCH 5 (FLAGS)\r\n", pending));
+  r = s.take();
+  EXPECT_TRUE(has(r, "* 5 FETCH (FLAGS ())")) << r;
+  // Now known: on the calling thread again.
+  EXPECT_TRUE(inline_fetch("g FETCH 5 (UID FLAGS)\r\n", pending));
+  r = s.take();
+  EXPECT_TRUE(has(r, "* 5 FETCH (FLAGS () UID 5)")) << r;
+}
+
+// Without the store, a FETCH writes at most inline_chunk_bytes at a time; the session writes
+// them and goes on (resume_without_io) until the end, with the same responses as execute().
+TEST_F(executor_fixture, FetchWithoutStoreAccessGoesOnInChunks) {
+  // Envelopes of about 20 KiB (a long Subject): 20 messages are more than one chunk.
+  std::string subject(20 * 1024, 's');
+  std::string msg = std::string("Subject: ") + subject + "\r\nFrom: a@example.com\r\n\r\nBody\r\n";
+  for (int i = 0; i < 20; ++i)
+    deliver(msg.c_str());
+  session s(store);
+  s.login();
+  s.send("s SELECT INBOX\r\n");
+  const std::string expected = s.send("a FETCH 1:* (UID ENVELOPE)\r\n"); // caches the texts
+  ASSERT_TRUE(has(expected, "a OK FETCH completed")) << expected.substr(0, 200);
+  s.core.feed("a FETCH 1:* (UID ENVELOPE)\r\n");
+  auto ev = s.core.next_event();
+  ASSERT_EQ(ev.k, imap::server_event::kind::execute);
+  ASSERT_TRUE(s.exec.execute_without_io(s.core, ev));
+  std::string out = s.take();
+  std::size_t chunks = 1;
+  EXPECT_LT(out.size(), srv::imap_executor::inline_chunk_bytes + 64 * 1024);
+  while (s.exec.pending()) {
+    ASSERT_TRUE(s.exec.resumable_without_io());
+    s.exec.resume_without_io(s.core);
+    const auto part = s.take();
+    EXPECT_LT(part.size(), srv::imap_executor::inline_chunk_bytes + 64 * 1024);
+    out += part;
+    ++chunks;
+  }
+  EXPECT_GE(chunks, 2u);
+  EXPECT_EQ(out, expected);
+}

@@ -58,12 +58,29 @@ public:
   /// For IDLE, pending updates are written and the command stays open: the session calls
   /// push_updates() when changes() signals, and finish_idle() on the `idle_done` event.
   void execute(imap::server& s, const imap::server_event& ev);
+  /// Carry out the command of an `execute` event without touching the store, when it can be:
+  /// a FETCH served from what the session knows of its messages and from the cache of encoded
+  /// texts. The Asio session calls this on its I/O thread first, so that such a FETCH costs no
+  /// trip to a store worker and back. False: nothing was done (no output), call execute() on
+  /// a worker. True: done, or started with the rest pending (resume() on a worker reads what
+  /// was not cached); at most `inline_chunk_bytes` of output are written here.
+  [[nodiscard]] bool execute_without_io(imap::server& s, const imap::server_event& ev);
   /// A command whose responses are written in chunks (a FETCH of many messages) is still
   /// running: the session writes output() to the client, then calls resume(), until false.
   [[nodiscard]] bool pending() const noexcept { return job_ != nullptr; }
   void resume(imap::server& s);
+  /// The pending FETCH can go on without the store (its next texts are cached, as far as is
+  /// known: its last chunk needed no store read): the session may call resume_without_io()
+  /// on its I/O thread instead of resume() on a worker, once the output so far is written.
+  [[nodiscard]] bool resumable_without_io() const noexcept;
+  /// resume() without store access: at most `inline_chunk_bytes` of output; stops (and
+  /// resumable_without_io() turns false) at the first message that needs the store.
+  void resume_without_io(imap::server& s);
   /// Output a FETCH writes before it pauses for the session (memory per connection).
   static constexpr std::size_t fetch_chunk_bytes = 1 << 20;
+  /// Output execute_without_io() writes before it leaves the rest to resume(): the time the
+  /// I/O thread (shared by every session) spends on one FETCH.
+  static constexpr std::size_t inline_chunk_bytes = 256 << 10;
   /// Messages whose structures one store read returns.
   static constexpr std::size_t fetch_structure_batch = 1000;
 
@@ -91,6 +108,12 @@ private:
     bool read_only = false;
     bool condstore = false;
     std::vector<store::uid_type> uids; ///< index + 1 = message sequence number
+    /// What the session knows of its messages, by UID: read at SELECT (the same listing that
+    /// gives `uids`), kept current by the change feed and by this session's own writes, so
+    /// that a FETCH of FLAGS, UID, MODSEQ, INTERNALDATE, RFC822.SIZE and cached texts reads
+    /// no row. Messages appended since SELECT are read from the store at the next FETCH.
+    /// Memory: one entry per message of the selected mailbox (about 150 bytes).
+    std::vector<store::message_info> known;
   };
 
   void do_select(imap::server& s, const imap::cmd_select& c);
@@ -101,7 +124,8 @@ private:
   void do_list(imap::server& s, const imap::cmd_list& c);
   void do_status(imap::server& s, const imap::cmd_status& c);
   void do_append(imap::server& s, const imap::cmd_append& c);
-  void do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid);
+  /// False only without_io_: the FETCH needs the store before its first response.
+  bool do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid);
   void run_fetch(imap::server& s);
   void do_store(imap::server& s, const imap::cmd_store& c, bool uid);
   void do_copy(imap::server& s, const imap::cmd_copy& c, bool uid);
@@ -126,6 +150,15 @@ private:
   /// After the subscription overflowed: a new one, and the differences from a fresh listing.
   void resync(imap::server& s);
   void fail(imap::server& s, const mailkit::error_code& ec, std::string_view what);
+  /// The entry of `uid` in the selected mailbox's `known` list (nullptr: not known).
+  [[nodiscard]] store::message_info* known_of(store::uid_type uid);
+  /// A flag change (from the feed or this session's own STORE): applied unless the entry
+  /// already holds a later one (higher MODSEQ).
+  void note_flags(store::uid_type uid, const store::flag_set& flags, store::modseq_type modseq);
+  /// Bring `known` up to date for `uids` (sorted) before a FETCH: the feed's flag changes, and
+  /// the rows of messages not known yet. False when it cannot be trusted (the feed overflowed:
+  /// the FETCH reads the rows instead, until the resynchronization).
+  [[nodiscard]] expected<bool> refresh_known(const std::vector<store::uid_type>& uids);
 
   std::shared_ptr<store::mail_store> store_;
   std::shared_ptr<auth_cache> auth_cache_;
@@ -138,6 +171,10 @@ private:
   std::vector<store::uid_type> saved_; ///< RFC 5182 SEARCH SAVE result ("$")
   struct fetch_job;
   std::unique_ptr<fetch_job> job_; ///< the FETCH being written in chunks
+  bool without_io_ = false;        ///< in execute_without_io(): no store access
+  /// The pending FETCH's next chunk needs the store: it stopped without_io_ at a text not
+  /// cached, or its last chunk read structures.
+  bool stalled_ = false;
   struct prepared_resync {
     std::shared_ptr<store::subscription> sub;
     std::vector<store::message_info> messages;
