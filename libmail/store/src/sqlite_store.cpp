@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <set>
 #include <shared_mutex>
@@ -216,6 +217,7 @@ class sqlite_store final : public mail_store, public detail::text_search_host {
 public:
   explicit sqlite_store(open_options o) : opt_(std::move(o)) {}
   ~sqlite_store() override {
+    stop_text_worker();
     stop_checkpointer();
     readers_.clear();
     writer_.reset();
@@ -255,7 +257,76 @@ public:
       if (!r) return make_unexpected(r.error());
     }
     if (opt_.checkpoint_pages > 0) MAILKIT_STORE_TRY(start_checkpointer());
+    text_worker_ = std::thread([this] { text_loop(); });
     return {};
+  }
+
+  // ---- text index upkeep -------------------------------------------------------------------
+  // Indexing an appended message and dropping the rows of expunged bodies are SQLite writes of
+  // their own (tens of pages, and now and then a checkpoint with its flushes): a thread does
+  // them after the append or expunge has returned, so an IMAP APPEND or EXPUNGE does not wait.
+  // The index is a cache (text_index.hpp): what is not indexed yet is indexed by the search
+  // that meets it, and text() lets queued work finish first.
+
+  struct text_job {
+    std::string account;
+    std::string add;                 ///< a body to index, or
+    std::vector<std::string> forget; ///< bodies whose rows go
+  };
+  static constexpr std::size_t max_text_jobs = 4096;
+
+  void queue_text(text_job j) {
+    if (j.add.empty() && j.forget.empty()) return;
+    {
+      std::lock_guard lock(text_mu_);
+      if (!text_stop_ && text_jobs_.size() < max_text_jobs) {
+        text_jobs_.push_back(std::move(j));
+        text_cv_.notify_one();
+        return;
+      }
+    }
+    // Full (or stopping): an add is left to the lazy path; rows to drop go now.
+    if (!j.forget.empty()) (void)text_->forget(j.account, j.forget);
+  }
+
+  void text_loop() {
+    std::unique_lock lock(text_mu_);
+    for (;;) {
+      text_cv_.wait(lock, [&] { return text_stop_ || !text_jobs_.empty(); });
+      if (text_stop_) return; // what is left is indexed lazily
+      auto j = std::move(text_jobs_.front());
+      text_jobs_.pop_front();
+      text_busy_ = true;
+      lock.unlock();
+      if (!j.add.empty()) {
+        // The body may be gone already (expunged): nothing to index then.
+        if (auto data = bodies_.get(j.add)) {
+          if (auto parsed = mime::parse(*data)) (void)text_->add(j.account, j.add, *parsed);
+        }
+      } else {
+        (void)text_->forget(j.account, j.forget);
+      }
+      lock.lock();
+      text_busy_ = false;
+      if (text_jobs_.empty()) text_idle_.notify_all();
+    }
+  }
+
+  /// Wait until the queued index work is done.
+  void drain_text() {
+    std::unique_lock lock(text_mu_);
+    text_idle_.wait(lock, [&] { return text_stop_ || (text_jobs_.empty() && !text_busy_); });
+  }
+
+  void stop_text_worker() {
+    if (!text_worker_.joinable()) return;
+    {
+      std::lock_guard lock(text_mu_);
+      text_stop_ = true;
+    }
+    text_cv_.notify_all();
+    text_idle_.notify_all();
+    text_worker_.join();
   }
 
   // ---- WAL checkpoints ---------------------------------------------------------------------
@@ -360,6 +431,7 @@ public:
     });
     if (r) {
       drop_unreferenced(blobs);
+      drain_text(); // no queued index work may recreate a dropped index
       for (const auto& a : addresses)
         text_->drop_account(a); // the accounts' text indexes (text_index.hpp)
     }
@@ -412,6 +484,7 @@ public:
     });
     if (r) {
       drop_unreferenced(blobs);
+      drain_text(); // no queued index work may recreate the dropped index
       text_->drop_account(*a);
     }
     return r;
@@ -669,7 +742,7 @@ public:
       if (rc = del.step(); rc != SQLITE_DONE) return sql_fail(rc);
       return {};
     });
-    if (r) (void)text_->forget(*a, drop_unreferenced(blobs));
+    if (r) queue_text({*a, {}, drop_unreferenced(blobs)});
     return r;
   }
 
@@ -1225,7 +1298,7 @@ public:
     // After the commit: a crash before the unlink leaves an orphan for the recovery scan,
     // never a row without its body (bodies inside the database went with the commit).
     remove_files(dead);
-    (void)text_->forget(key->first, dead);
+    queue_text({key->first, {}, std::move(dead)});
     return gone;
   }
 
@@ -1249,7 +1322,10 @@ public:
 
   // ---- the text index (text_index.hpp) ------------------------------------------------------
 
-  text_index& text() override { return *text_; }
+  text_index& text() override {
+    drain_text(); // a search sees every message appended before it, indexed
+    return *text_;
+  }
 
   expected<std::string> canonical_account(std::string_view account) override {
     return normalize_address(account);
@@ -1364,9 +1440,13 @@ private:
 
   expected<void> configure(connection& c, bool read_only) {
     sqlite3_busy_timeout(c.get(), static_cast<int>(opt_.busy_timeout.count()));
+    // secure_delete=FAST: Debian builds SQLite with secure_delete on, which rewrites every
+    // page a deleted body leaves (its overflow chain) with zeros: an expunge would write the
+    // body once more. FAST clears deleted content inside b-tree pages only, as a file system
+    // leaves an unlinked file's blocks.
     const char* pragmas = read_only ? "PRAGMA foreign_keys=ON;"
                                     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                                      "PRAGMA foreign_keys=ON;";
+                                      "PRAGMA foreign_keys=ON; PRAGMA secure_delete=FAST;";
     if (int rc = c.exec(pragmas); rc != SQLITE_OK) return sql_fail(rc);
     return {};
   }
@@ -1775,8 +1855,9 @@ private:
       if (!r) return make_unexpected(r.error());
       return std::optional<append_result>();
     }
-    // SEARCH's text index; a failure here leaves the message to the first search (lazy).
-    (void)text_->add(key->first, *blob, *parsed);
+    // SEARCH's text index, after the reply (text_worker); a failure, or a full queue, leaves
+    // the message to the first search that meets it (lazy).
+    queue_text({key->first, *blob, {}});
     return std::optional<append_result>(res);
   }
 
@@ -2122,6 +2203,13 @@ private:
   std::mutex write_mutex_;
   std::unique_ptr<connection> writer_;
   std::unique_ptr<connection> checkpoint_db_; // used by checkpointer_ only
+  std::mutex text_mu_;
+  std::condition_variable text_cv_;   // a job queued, or stopping
+  std::condition_variable text_idle_; // the queue ran empty
+  std::deque<text_job> text_jobs_;    // guarded by text_mu_
+  bool text_busy_ = false;            // guarded by text_mu_
+  bool text_stop_ = false;            // guarded by text_mu_
+  std::thread text_worker_;
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false; // guarded by checkpoint_mu_
