@@ -9,9 +9,11 @@
 /// Layout: one database per account, `<store>/text/<32 hex>.db` (the hex is a BLAKE2b hash of
 /// the account address: no peer-chosen name reaches a path). Rows are keyed by the body's blob
 /// identifier, so COPY and MOVE (which share the body) need no index work. The index is a cache
-/// of the message files: a message appended or delivered is indexed right after its commit;
-/// one stored before the index existed, or whose indexing failed, is indexed lazily by the first
-/// search that meets it; rows of expunged bodies are dropped after the expunge; a damaged index
+/// of the message bodies: a message appended is indexed by the store's index thread after its
+/// commit (the append does not wait; a search waits for queued index work first); one stored
+/// before the index existed, delivered in a batch, or whose indexing failed, is indexed lazily
+/// by the first search that meets it; rows of expunged bodies are dropped by the index thread
+/// after the expunge; a damaged index
 /// file is removed and rebuilt. The database runs with synchronous=NORMAL: a crash can lose the
 /// last rows, which are then indexed again lazily.
 ///
