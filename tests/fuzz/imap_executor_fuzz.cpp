@@ -5,7 +5,8 @@
 // messages in INBOX and a Work mailbox), so a crash reproduces from its file alone.
 //
 // Input: the first octet picks the configuration (LITERAL+ or LITERAL-, an automatic LOGIN
-// first, UTF8=ACCEPT enabled first); the rest is the client's byte stream, fed in pieces whose
+// first, UTF8=ACCEPT enabled first, FETCH tried without store access first as the I/O thread
+// does); the rest is the client's byte stream, fed in pieces whose
 // sizes come from the input's hash. Between pieces the harness may act as another session or
 // as delivery (a new message, a flag change, an expunge of UID 1), so the executor's update
 // path (EXISTS, EXPUNGE held back during FETCH/STORE/SEARCH, FETCH FLAGS, IDLE pushes) runs
@@ -154,6 +155,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint64_t seed = mailkit::fuzz::input_hash(body);
   mailkit::fuzz::rng r(seed ^ data[0]);
   bool idling = false;
+  const bool no_io_first = data[0] & 16;
 
   auto run = [&](std::string_view piece) {
     core.feed(piece);
@@ -169,13 +171,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         MAILKIT_FUZZ_CHECK(core.state() != imap::session_state::not_authenticated);
         MAILKIT_FUZZ_CHECK(imap::allowed_in(ev.cmd, core.state()));
         MAILKIT_FUZZ_CHECK(!exec.pending());
-        exec.execute(core, ev);
+        // As imap_service does (bit 4 of the first octet): the part of a FETCH that needs no
+        // store read on the I/O thread, the rest on a worker; or every command on a worker.
+        if (!no_io_first || !exec.execute_without_io(core, ev)) exec.execute(core, ev);
         // A chunked FETCH: the session writes each chunk, then resumes.
         for (int chunks = 0; exec.pending(); ++chunks) {
           MAILKIT_FUZZ_CHECK(chunks < 100'000);
           MAILKIT_FUZZ_CHECK(core.output().empty() || core.output().back() == '\n');
           core.consume_output(core.output().size());
-          exec.resume(core);
+          if (no_io_first && exec.resumable_without_io())
+            exec.resume_without_io(core);
+          else
+            exec.resume(core);
         }
         idling = std::holds_alternative<imap::cmd_idle>(ev.cmd);
       } else if (ev.k == k::idle_done) {
