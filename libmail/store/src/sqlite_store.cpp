@@ -2089,11 +2089,7 @@ private:
       statement del(c, "DELETE FROM structures WHERE blob=?");
       del.bind(1, b);
       if (rc = del.step(); rc != SQLITE_DONE) return sql_fail(rc);
-      if (inline_id(b)) {
-        statement body(c, "DELETE FROM bodies WHERE blob=?");
-        body.bind(1, b);
-        if (rc = body.step(); rc != SQLITE_DONE) return sql_fail(rc);
-      }
+      if (inline_id(b)) MAILKIT_STORE_TRY(delete_inline_body(c, b));
       dead.push_back(b);
     }
     return {};
@@ -2127,6 +2123,13 @@ private:
     return {};
   }
 
+  expected<void> delete_inline_body(connection& c, std::string_view id) {
+    statement st(c, "DELETE FROM bodies WHERE blob=?");
+    st.bind(1, id);
+    if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
+    return {};
+  }
+
   expected<std::string> inline_body(std::string_view id) {
     return read([&](connection& c) -> expected<std::string> {
       statement st(c, "SELECT data FROM bodies WHERE blob=?");
@@ -2152,12 +2155,7 @@ private:
     }
     expected<void> remove(std::string_view id) override {
       if (!inline_id(id)) return s_.files_->remove(id);
-      return s_.write([&](connection& c) -> expected<void> {
-        statement st(c, "DELETE FROM bodies WHERE blob=?");
-        st.bind(1, id);
-        if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
-        return {};
-      });
+      return s_.write([&](connection& c) { return s_.delete_inline_body(c, id); });
     }
     expected<std::vector<std::string>> list() override {
       auto out = s_.files_->list();
