@@ -56,6 +56,16 @@ public:
   }
   [[nodiscard]] sqlite3* get() const noexcept { return db_; }
   int exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); }
+  /// Map the database file (up to 256 MiB) or read it page by page (pread into the cache).
+  /// In WAL mode SQLite drops a reader's mapping whenever another connection has committed
+  /// since its last read, so a mapping pays off only for reads of many pages.
+  int map(bool on) {
+    if (on == mapped_) return SQLITE_OK;
+    int rc = exec(on ? "PRAGMA mmap_size=268435456" : "PRAGMA mmap_size=0");
+    if (rc == SQLITE_OK) mapped_ = on;
+    return rc;
+  }
+  [[nodiscard]] bool mapped() const noexcept { return mapped_; }
   /// A cached prepared statement for this SQL text (which must be a string literal).
   sqlite3_stmt* prepare(const char* sql, int* rc) {
     auto it = cache_.find(sql);
@@ -72,6 +82,7 @@ public:
 
 private:
   sqlite3* db_ = nullptr;
+  bool mapped_ = false;
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 

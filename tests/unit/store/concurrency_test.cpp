@@ -348,3 +348,112 @@ TEST(store_concurrency, one_writer_many_readers_see_monotonic_snapshots) {
   EXPECT_EQ(mb->messages, static_cast<std::uint32_t>(rounds - rounds / 3));
   EXPECT_TRUE(s.check()->empty());
 }
+
+// Group commit: writers that meet at the store's single writer share one transaction and one
+// WAL flush, each in a savepoint of its own. Work that fails inside the shared transaction
+// (here a COPY that inserts its rows, then finds the quota exceeded, and a COPY to a mailbox
+// that does not exist) must roll back alone: the appends beside it commit, get their UIDs and
+// their notifications; the failed work leaves no row, no usage and no notification.
+TEST(store_concurrency, group_commit_keeps_each_writers_work_apart) {
+  temp_dir dir;
+  auto opened = open(options_for(dir.sub("s")));
+  ASSERT_TRUE(opened);
+  auto& s = **opened;
+  const std::string bob = "bob@example.com", alice = "alice@example.com";
+  ASSERT_TRUE(s.add_domain("example.com"));
+  ASSERT_TRUE(s.add_account(bob, "pw"));
+  ASSERT_TRUE(s.add_account(alice, "pw"));
+  ASSERT_TRUE(s.append(alice, "INBOX", sample_message(9000)));
+  ASSERT_TRUE(s.set_quota(alice, quota{0, 1})); // full: any copy exceeds it
+  auto bob_sub = s.subscribe(bob, "INBOX");
+  auto alice_sub = s.subscribe(alice, "Archive");
+  ASSERT_TRUE(bob_sub && alice_sub);
+
+  const auto deadline = clock_type::now() + std::chrono::seconds(60);
+  constexpr int appenders = 4, min_each = 30, max_each = 400, failers = 2;
+  // Enough writes shared a commit: the test has seen grouping, not just concurrency.
+  auto grouped = [&] {
+    auto w = s.write_counters();
+    return w.writes >= w.commits + 20;
+  };
+  std::atomic<int> appended{0}, failures{0}, appenders_left{appenders};
+  std::atomic<int> quota_refusals{0}, missing_refusals{0};
+  std::mutex uids_mutex;
+  std::set<uid_type> uids;
+  std::vector<std::thread> threads;
+  std::latch start(appenders + failers);
+  for (int t = 0; t < appenders; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < max_each && clock_type::now() < deadline; ++i) {
+        if (i >= min_each && grouped()) break;
+        auto r = s.append(bob, "INBOX", sample_message(t * 1000 + i));
+        if (!r) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard lock(uids_mutex);
+        if (!uids.insert(r->uid).second) ++failures; // a UID handed out twice
+        ++appended;
+      }
+      --appenders_left;
+    });
+  }
+  const std::vector<uid_type> one{1};
+  for (int t = 0; t < failers; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < 5000 && appenders_left.load() > 0 && clock_type::now() < deadline; ++i) {
+        auto r =
+            t == 0 ? s.copy(alice, "INBOX", one, "Archive") : s.copy(alice, "INBOX", one, "Nope");
+        if (r) {
+          ++failures;
+        } else if (r.error() == make_error_code(errc::over_quota) ||
+                   r.error() == make_error_code(errc::exceeds_quota)) {
+          ++quota_refusals;
+        } else if (r.error() == make_error_code(errc::no_such_mailbox)) {
+          ++missing_refusals;
+        } else {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+
+  EXPECT_LT(clock_type::now(), deadline) << "a thread waited until the deadline";
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_TRUE(grouped()) << s.write_counters().writes << " writes in " << s.write_counters().commits
+                         << " commits";
+  EXPECT_GT(quota_refusals.load(), 0);
+  EXPECT_GT(missing_refusals.load(), 0);
+  // Bob's appends all committed, in UID order, each notified once.
+  auto mb = s.mailbox(bob, "INBOX");
+  ASSERT_TRUE(mb);
+  EXPECT_EQ(mb->messages, static_cast<std::uint32_t>(appended.load()));
+  EXPECT_EQ(mb->uidnext, static_cast<uid_type>(appended.load() + 1));
+  EXPECT_EQ(uids.size(), static_cast<std::size_t>(appended.load()));
+  modseq_type last = 0;
+  int notified = 0;
+  for (const auto& c : (*bob_sub)->poll()) {
+    EXPECT_EQ(c.what, change::kind::appended);
+    EXPECT_GT(c.modseq, last);
+    last = c.modseq;
+    ++notified;
+  }
+  EXPECT_EQ(notified, appended.load());
+  // Alice's failed copies left nothing: no row, no usage, no notification.
+  EXPECT_EQ(s.mailbox(alice, "Archive")->messages, 0u);
+  EXPECT_EQ(s.mailbox(alice, "Archive")->uidnext, 1u);
+  EXPECT_TRUE((*alice_sub)->poll().empty());
+  auto acc = s.account(alice);
+  ASSERT_TRUE(acc);
+  EXPECT_EQ(acc->used_messages, 1u);
+  auto bob_acc = s.account(bob);
+  ASSERT_TRUE(bob_acc);
+  EXPECT_EQ(bob_acc->used_messages, static_cast<std::uint64_t>(appended.load()));
+  auto problems = s.check();
+  ASSERT_TRUE(problems);
+  EXPECT_TRUE(problems->empty()) << (problems->empty() ? "" : problems->front());
+}

@@ -12,13 +12,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <functional>
 #include <iostream>
+#include <latch>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 using namespace mailkit::store;
 using namespace mailkit::store::test;
@@ -315,6 +318,102 @@ TEST(store_faults, real_small_filesystem_fills_up) {
 
 TEST(store_faults, real_small_filesystem_fills_up_with_file_bodies) {
   real_small_filesystem(0);
+}
+
+// Writers delivering at the same time until a real 1 MiB tmpfs is full: the disk fills inside
+// commits that concurrent writers share (group commit), so a batch can fail in one writer's
+// work or at its COMMIT. Every delivery that was acknowledged is there, whole, after reopening;
+// every other one failed with disk_full (transient) and left nothing; no UID is handed out
+// twice. Where mounting is not permitted it runs on the capacity-limited file layer instead
+// (bodies in files), and says so.
+TEST(store_faults, concurrent_writers_fill_the_disk) {
+  temp_dir dir;
+  std::string mnt = dir.sub("mnt");
+  std::filesystem::create_directories(mnt);
+  std::shared_ptr<capacity_file_ops> ops;
+  bool mounted = ::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") == 0;
+  if (!mounted) {
+    int e = errno;
+    ASSERT_TRUE(e == EPERM || e == EACCES) << "mount tmpfs failed (errno " << e << ")";
+    std::cerr << "store_faults: mounting tmpfs is not permitted (errno " << e
+              << "): running the concurrent disk-full scenario on injected ENOSPC instead\n";
+    ops = std::make_shared<capacity_file_ops>(posix_file_ops(), 512 * 1024);
+  }
+  ::testing::Test::RecordProperty("disk_full_path", mounted ? "tmpfs" : "injected");
+  struct unmount {
+    std::string path;
+    bool active;
+    ~unmount() {
+      if (active) ::umount2(path.c_str(), MNT_DETACH);
+    }
+  } guard{mnt, mounted};
+  auto reopen = [&]() -> std::unique_ptr<mail_store> {
+    auto o = mounted ? options_for(mnt + "/s") : file_options_for(dir.sub("s"));
+    if (ops) o.files = ops;
+    auto s = open(o);
+    EXPECT_TRUE(s) << (s ? "" : s.error().message());
+    return s ? std::move(*s) : nullptr;
+  };
+  const std::string bob = "bob@example.com";
+  std::string filler(6000, 'x');
+  filler += "\r\n";
+  std::map<uid_type, int> acked; // UID -> message number
+  auto expect_exactly_acked = [&](mail_store& s) {
+    auto list = s.messages(bob, "INBOX");
+    ASSERT_TRUE(list);
+    EXPECT_EQ(list->size(), acked.size());
+    for (const auto& m : *list) {
+      auto it = acked.find(m.uid);
+      ASSERT_NE(it, acked.end()) << "uid " << m.uid << " was never acknowledged";
+      auto body = s.fetch(bob, "INBOX", m.uid);
+      ASSERT_TRUE(body) << body.error().message();
+      EXPECT_EQ(*body, sample_message(it->second, filler)) << "uid " << m.uid;
+    }
+  };
+  {
+    auto s = reopen();
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->add_domain("example.com"));
+    ASSERT_TRUE(s->add_account(bob, "pw"));
+    constexpr int writers = 4;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    std::mutex mu;
+    std::atomic<int> refused{0}, wrong{0};
+    std::string first_wrong;
+    std::vector<std::thread> threads;
+    std::latch start(writers);
+    for (int t = 0; t < writers; ++t) {
+      threads.emplace_back([&, t] {
+        start.arrive_and_wait();
+        int mine = 0; // refusals this writer met: a few, then it stops
+        for (int i = 0; i < 500 && mine < 3 && std::chrono::steady_clock::now() < deadline; ++i) {
+          const int n = t * 1000 + i;
+          auto r = s->deliver(bob, sample_message(n, filler));
+          std::lock_guard lock(mu);
+          if (r) {
+            if (!acked.emplace(r->uid, n).second && wrong++ == 0)
+              first_wrong = "uid " + std::to_string(r->uid) + " twice";
+          } else if (r.error() == make_error_code(errc::disk_full)) {
+            ++refused;
+            ++mine;
+          } else if (wrong++ == 0) {
+            first_wrong = r.error().message();
+          }
+        }
+      });
+    }
+    for (auto& th : threads)
+      th.join();
+    EXPECT_EQ(wrong.load(), 0) << first_wrong;
+    EXPECT_GT(refused.load(), 0) << "the file system never filled";
+    EXPECT_GE(acked.size(), 5u);
+    expect_exactly_acked(*s);
+    expect_consistent(*s, bob);
+  }
+  auto s = reopen();
+  ASSERT_TRUE(s);
+  expect_exactly_acked(*s);
+  expect_consistent(*s, bob);
 }
 
 TEST(store_faults, injected_small_filesystem_fills_up) {

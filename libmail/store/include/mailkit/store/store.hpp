@@ -369,9 +369,18 @@ struct import_report {
   std::size_t uidvalidities_kept = 0; ///< mailboxes that took over Dovecot's UIDVALIDITY
 };
 
+/// The message write path since open(): writes (appends, deliveries, flag changes, expunges,
+/// copies, moves) and the commits, each one WAL flush, that made them durable. Concurrent
+/// writers share a commit (group commit), so writes / commits is the batching achieved.
+struct write_stats {
+  std::uint64_t writes = 0;
+  std::uint64_t commits = 0;
+};
+
 /// The whole store: what open() returns.
 class mail_store : public directory, public mailbox_store {
 public:
+  [[nodiscard]] virtual write_stats write_counters() const { return {}; }
   [[nodiscard]] virtual blob_store& blobs() = 0;
   /// Remove orphan bodies and temporary files (also run by open()).
   virtual expected<recovery_report> recover() = 0;
