@@ -3,12 +3,15 @@
 """imaptest-like load for benchmarks/imap_bench.sh: the same client, the same commands and the
 same bounds against any IMAP server on a loopback port. Prints one JSON object.
 
-  imap_load.py mix    --port P --users FILE --clients 10 --rounds R --message FILE
+  imap_load.py mix    --port P --users FILE --clients 10 --rounds R --message FILE [--pace MS]
   imap_load.py logins --port P --users FILE --clients 10 --count N
   imap_load.py big    --port P --user U --password W --repeat 7 --needle WORD
   imap_load.py memory --port P --users FILE --connections K --pid PID
 
-mix: each client (a process, its own user from FILE, "user:password" lines) runs R rounds of
+mix: (--pace MS: each client starts a round every MS ms, the clients spread over that
+  interval, so that both servers see the same offered load; without it, a closed loop where
+  a faster server gets more concurrent work per command)
+  each client (a process, its own user from FILE, "user:password" lines) runs R rounds of
   connect+LOGIN, LIST, STATUS, SELECT, FETCH (flags of all; envelope+bodystructure of 20; one
   whole message), STORE +FLAGS, APPEND (synchronizing literal), UID STORE \\Deleted of the
   appended message, EXPUNGE, LOGOUT; one warm-up round is not counted. Every command's latency
@@ -124,10 +127,18 @@ def read_users(path: str) -> list[tuple[str, str]]:
     return out
 
 
-def mix_client(args, user, password, message, queue) -> None:
+def mix_client(args, user, password, message, queue, index) -> None:
     times: dict[str, list[float]] = {}
     try:
+        # Paced: client i starts round r at t0 + (r + i / clients) * pace (never earlier), so
+        # every server meets the same offered load; closed loop (pace 0): at once.
+        t0 = time.perf_counter()
         for r in range(args.rounds + 1):
+            if args.pace > 0:
+                due = t0 + (r + index / args.clients) * args.pace / 1000
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
             def record(name, ms):
                 if r > 0:  # round 0 warms caches and indexes: not counted
                     times.setdefault(name, []).append(ms)
@@ -181,7 +192,9 @@ def run_clients(target, args, users, extra) -> list[dict]:
     procs = []
     for i in range(args.clients):
         user, password = users[i % len(users)]
-        p = multiprocessing.Process(target=target, args=(args, user, password, *extra, queue))
+        more = (i,) if target is mix_client else ()
+        p = multiprocessing.Process(target=target,
+                                    args=(args, user, password, *extra, queue, *more))
         procs.append(p)
     t0 = time.perf_counter()
     for p in procs:
@@ -207,7 +220,8 @@ def mode_mix(args) -> dict:
         for k, v in r["times"].items():
             merged.setdefault(k, []).extend(v)
     return {"median_ms": {k: statistics.median(v) for k, v in merged.items()},
-            "samples": {k: len(v) for k, v in merged.items()}}
+            "samples": {k: len(v) for k, v in merged.items()}, "wall": results[0]["wall"],
+            "pace_ms": args.pace}
 
 
 def mode_logins(args) -> dict:
@@ -312,6 +326,8 @@ def main() -> None:
     ap.add_argument("--message")
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--pid", type=int)
+    ap.add_argument("--pace", type=float, default=0,
+                    help="mix: ms between one client's round starts (0: closed loop)")
     args = ap.parse_args()
     result = {"mix": mode_mix, "logins": mode_logins, "big": mode_big,
               "memory": mode_memory}[args.mode](args)

@@ -582,7 +582,8 @@ struct imap_executor::fetch_job {
   std::map<uid_type, store::message_info> seen_now;
   bool want_flags = false, want_uid = false, want_modseq = false, needs_structure = false,
        needs_raw = false;
-  std::string line; ///< the FETCH response being built, reused message after message
+  bool direct_reads = false; ///< store reads allowed without_io_ (a few small texts)
+  std::string line;          ///< the FETCH response being built, reused message after message
 };
 
 imap_executor::imap_executor(std::shared_ptr<store::mail_store> store) : store_(std::move(store)) {}
@@ -1371,12 +1372,16 @@ bool imap_executor::do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid
     return true;
   }
   auto uids = resolve(c.set, uid);
+  bool wants_text = false;
   if (without_io_) {
-    // Without the store: no message text, no flag write (BODY[] without .PEEK), no list of
-    // expunged UIDs, no resynchronization.
+    // Without the store: no flag write (BODY[] without .PEEK), no list of expunged UIDs, no
+    // resynchronization; message text only of a few small messages (below).
     for (const auto& it : c.fetch.items) {
       using k = imap::fetch_item::kind;
-      if (it.k == k::section || it.k == k::binary || it.k == k::binary_size) return false;
+      if (it.k == k::section || it.k == k::binary || it.k == k::binary_size) {
+        if (!it.peek && it.k != k::binary_size) return false;
+        wants_text = true;
+      }
     }
     if (!sub_ || sub_->overflowed() || (c.fetch.vanished && c.fetch.changed_since)) return false;
   }
@@ -1439,6 +1444,16 @@ bool imap_executor::do_fetch(imap::server& s, const imap::cmd_fetch& c, bool uid
     // RFC 7162 §3.1.4.1: only messages changed after CHANGEDSINCE.
     std::erase_if(
         msgs, [&](const store::message_info* m) { return m->modseq <= *c.fetch.changed_since; });
+  }
+  if (wants_text) {
+    // The text of a few small messages (a client opening one) is read here, on the I/O
+    // thread: two store reads of pages the OS has cached cost less than the hand-off to a
+    // worker and back. Anything larger goes to a worker.
+    std::uint64_t bytes = 0;
+    for (const auto* m : msgs)
+      bytes += m->size;
+    if (msgs.size() > direct_text_messages || bytes > direct_text_bytes) return false;
+    job->direct_reads = true;
   }
   // RFC 7162 §3.2.4: once QRESYNC is enabled every FETCH response carries the UID.
   bool want_flags = false, want_uid = uid || s.enabled("QRESYNC"),
@@ -1542,7 +1557,7 @@ void imap_executor::run_fetch(imap::server& s) {
     // The structure is read only when an item needs it and its text is not cached.
     const auto load_structure = [&]() -> mailkit::error_code {
       if (st) return {};
-      if (without_io_) return needs_store;
+      if (without_io_ && !j.direct_reads) return needs_store;
       used_store = true;
       while (j.batch_at < j.batch.size() && j.batch[j.batch_at].first < m.uid)
         ++j.batch_at;

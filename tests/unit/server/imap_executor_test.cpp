@@ -851,10 +851,23 @@ TEST_F(executor_fixture, FetchWithoutStoreAccess) {
   r = s.take();
   EXPECT_TRUE(has(r, "* 4 FETCH (BODYSTRUCTURE ((\"text\" \"plain\"")) << r;
   EXPECT_TRUE(has(r, "\"mixed\" (\"boundary\" \"b1\") NIL NIL NIL) UID 4)\r\n")) << r;
-  // Message text, or \Seen to set: the store's.
-  EXPECT_FALSE(inline_fetch("d FETCH 1 BODY.PEEK[1]\r\n", pending));
+  // The text of a few small messages is read on the calling thread (direct_text_messages,
+  // direct_text_bytes), with the same responses as execute() gives; more messages, or \Seen
+  // to set, are the store workers'.
+  session other(store);
+  other.login();
+  other.send("s SELECT INBOX\r\n");
+  EXPECT_TRUE(inline_fetch("d FETCH 1 BODY.PEEK[1]\r\n", pending));
+  EXPECT_FALSE(pending);
   r = s.take();
   EXPECT_TRUE(has(r, "BODY[1] {13}\r\nThe text part")) << r;
+  EXPECT_EQ(r, other.send("d FETCH 1 BODY.PEEK[1]\r\n"));
+  EXPECT_TRUE(inline_fetch("d2 UID FETCH 1:4 (BODY.PEEK[HEADER] BINARY.SIZE[1])\r\n", pending));
+  r = s.take();
+  EXPECT_EQ(r, other.send("d2 UID FETCH 1:4 (BODY.PEEK[HEADER] BINARY.SIZE[1])\r\n"));
+  EXPECT_TRUE(inline_fetch("d3 FETCH 1:4,1 BODY.PEEK[]\r\n", pending)); // four messages
+  r = s.take();
+  EXPECT_EQ(r, other.send("d3 FETCH 1:4,1 BODY.PEEK[]\r\n"));
   EXPECT_FALSE(inline_fetch("e FETCH 1 BODY[]\r\n", pending));
   r = s.take();
   EXPECT_TRUE(has(r, "FLAGS (\\Seen)")) << r;
@@ -868,6 +881,20 @@ TEST_F(executor_fixture, FetchWithoutStoreAccess) {
   EXPECT_TRUE(inline_fetch("g FETCH 5 (UID FLAGS)\r\n", pending));
   r = s.take();
   EXPECT_TRUE(has(r, "* 5 FETCH (FLAGS () UID 5)")) << r;
+  // Five messages, or a message larger than direct_text_bytes: a worker's.
+  EXPECT_FALSE(inline_fetch("h FETCH 1:5 BODY.PEEK[1]\r\n", pending));
+  r = s.take();
+  EXPECT_TRUE(has(r, "* 5 FETCH (BODY[1] {13}")) << r;
+  std::string large = "Subject: large\r\n\r\n";
+  while (large.size() <= mailkit::server::imap_executor::direct_text_bytes)
+    large += std::string(76, 'x') + "\r\n";
+  deliver(large.c_str());
+  s.send("n3 NOOP\r\n");
+  EXPECT_FALSE(inline_fetch("i0 FETCH 6 (RFC822.SIZE)\r\n", pending)); // its row first
+  s.take();
+  EXPECT_FALSE(inline_fetch("i FETCH 6 BODY.PEEK[TEXT]\r\n", pending));
+  r = s.take();
+  EXPECT_TRUE(has(r, "i OK FETCH completed")) << r;
 }
 
 // Without the store, a FETCH writes at most inline_chunk_bytes at a time; the session writes

@@ -60,10 +60,12 @@ public:
   void execute(imap::server& s, const imap::server_event& ev);
   /// Carry out the command of an `execute` event without touching the store, when it can be:
   /// a FETCH served from what the session knows of its messages and from the cache of encoded
-  /// texts. The Asio session calls this on its I/O thread first, so that such a FETCH costs no
-  /// trip to a store worker and back. False: nothing was done (no output), call execute() on
-  /// a worker. True: done, or started with the rest pending (resume() on a worker reads what
-  /// was not cached); at most `inline_chunk_bytes` of output are written here.
+  /// texts, or one that reads the text of a few small messages (`direct_text_messages`,
+  /// `direct_text_bytes`: two store reads, no writes). The Asio session calls this on its I/O
+  /// thread first, so that such a FETCH costs no trip to a store worker and back. False: nothing
+  /// was done (no output), call execute() on a worker. True: done, or started with the rest pending
+  /// (resume() on a worker reads what was not cached); at most `inline_chunk_bytes` of output are
+  /// written here.
   [[nodiscard]] bool execute_without_io(imap::server& s, const imap::server_event& ev);
   /// A command whose responses are written in chunks (a FETCH of many messages) is still
   /// running: the session writes output() to the client, then calls resume(), until false.
@@ -81,6 +83,10 @@ public:
   /// Output execute_without_io() writes before it leaves the rest to resume(): the time the
   /// I/O thread (shared by every session) spends on one FETCH.
   static constexpr std::size_t inline_chunk_bytes = 256 << 10;
+  /// A FETCH of message text (BODY.PEEK[...], BINARY.PEEK) runs on the I/O thread, reading
+  /// the store there, when it names at most this many messages of at most this many bytes.
+  static constexpr std::size_t direct_text_messages = 4;
+  static constexpr std::size_t direct_text_bytes = 64 << 10;
   /// Messages whose structures one store read returns.
   static constexpr std::size_t fetch_structure_batch = 1000;
 
@@ -171,7 +177,7 @@ private:
   std::vector<store::uid_type> saved_; ///< RFC 5182 SEARCH SAVE result ("$")
   struct fetch_job;
   std::unique_ptr<fetch_job> job_; ///< the FETCH being written in chunks
-  bool without_io_ = false;        ///< in execute_without_io(): no store access
+  bool without_io_ = false;        ///< in execute_without_io(): no store access but small texts
   /// The pending FETCH's next chunk needs the store: it stopped without_io_ at a text not
   /// cached, or its last chunk read structures.
   bool stalled_ = false;
