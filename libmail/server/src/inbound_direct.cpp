@@ -105,6 +105,7 @@ void inbound_direct::deliver(std::vector<pending>& batch) {
       it.index = i;
       it.rcpt = &p.env.recipients[i];
       it.message = p.message;
+      it.first_attempt = true; // straight from the SMTP session: no queue file, no retry yet
       items.push_back(it);
     }
   // One call: local_delivery groups the items by account and mailbox, one store transaction

@@ -2,6 +2,7 @@
 #include <mailkit/core/log.hpp>
 #include <mailkit/server/local_delivery.hpp>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -93,10 +94,16 @@ void local_delivery::deliver(std::span<queue::delivery_item> items) {
       std::vector<store::mail_store::batch_item> batch;
       for (std::size_t k = from; k < from + count; ++k)
         batch.push_back({bodies[k], {}, items[todo[k]].env->received / 1000000});
-      auto r = store_->append_batch(account, box, batch, true);
+      // A retry may meet a copy an earlier attempt delivered before a crash (then the queue
+      // id in our Received field and the arrival time make the same content and date): the
+      // store skips it. A first attempt cannot, and skips the content hash and the lookup.
+      const bool unique = std::any_of(todo.begin() + static_cast<std::ptrdiff_t>(from),
+                                      todo.begin() + static_cast<std::ptrdiff_t>(from + count),
+                                      [&](std::size_t i) { return !items[i].first_attempt; });
+      auto r = store_->append_batch(account, box, batch, unique);
       if (!r && r.error() == make_error_code(store::errc::no_such_mailbox) && box != "INBOX") {
         // The user deleted the target mailbox (Junk): INBOX rather than a bounce.
-        return store_->append_batch(account, "INBOX", batch, true);
+        return store_->append_batch(account, "INBOX", batch, unique);
       }
       return r;
     };

@@ -912,7 +912,7 @@ public:
     std::vector<std::string> hashes;
     hashes.reserve(items.size());
     for (const auto& it : items)
-      hashes.push_back(content_hash(it.data));
+      hashes.push_back(unique ? content_hash(it.data) : std::string()); // as in append_impl
     // Which items to write: not already in the mailbox, not repeated inside the batch.
     std::vector<bool> skip(items.size(), false);
     auto pre = read([&](connection& c) -> expected<void> {
@@ -1902,17 +1902,25 @@ private:
     if (data.empty()) return fail(errc::invalid_argument);
     auto key = keys(account, mailbox);
     if (!key) return make_unexpected(key.error());
-    auto hash = content_hash(data);
-    // Fail early (before writing a body) on a missing mailbox, a full quota or a duplicate.
-    auto pre = read([&](connection& c) -> expected<bool> {
-      auto acc = account_row_of(c, key->first);
-      if (!acc) return make_unexpected(acc.error());
-      auto mb = mailbox_row_by_account(c, acc->id, key->second);
-      if (!mb) return make_unexpected(mb.error());
-      if (enforce_quota) MAILKIT_STORE_TRY(check_quota(*acc, data.size(), 1));
-      if (unique) return is_duplicate(c, mb->id, hash, internal_date);
-      return false;
-    });
+    // The content hash finds duplicates for imports (unique); other appends never look for
+    // one, and skip the cost (a BLAKE2b pass, about 0.16 ms per 100 KB here): their rows hold
+    // an empty hash, which no unique append's hash equals.
+    const std::string hash = unique ? content_hash(data) : std::string();
+    // Fail early (before writing a body file) on a missing mailbox, a full quota or a
+    // duplicate. A body that goes inside the database costs nothing before the transaction,
+    // which checks the same: no read first.
+    const bool inline_body = data.size() <= opt_.inline_body_max;
+    auto pre = (inline_body && !unique)
+                   ? expected<bool>(false)
+                   : read([&](connection& c) -> expected<bool> {
+                       auto acc = account_row_of(c, key->first);
+                       if (!acc) return make_unexpected(acc.error());
+                       auto mb = mailbox_row_by_account(c, acc->id, key->second);
+                       if (!mb) return make_unexpected(mb.error());
+                       if (enforce_quota) MAILKIT_STORE_TRY(check_quota(*acc, data.size(), 1));
+                       if (unique) return is_duplicate(c, mb->id, hash, internal_date);
+                       return false;
+                     });
     if (!pre) return make_unexpected(pre.error());
     if (*pre) return std::optional<append_result>();
 
@@ -1923,8 +1931,7 @@ private:
     std::shared_lock gate(append_gate_);
     // The body is durable before the row that names it commits: a file written now, or a small
     // body written by that same commit.
-    auto blob = data.size() <= opt_.inline_body_max ? expected<std::string>(new_inline_id())
-                                                    : files_->put(data);
+    auto blob = inline_body ? expected<std::string>(new_inline_id()) : files_->put(data);
     if (!blob) return make_unexpected(blob.error());
     append_result res;
     std::int64_t mbid = 0;

@@ -269,6 +269,13 @@ TEST_F(policy_fixture, DeliveredWithTraceFieldsAndDeduplicated) {
   ld.deliver(items);
   EXPECT_EQ(items[0].result.outcome, q::delivery_result::status::duplicate);
   EXPECT_EQ(mailbox("alice@example.com", "INBOX").size(), 1u);
+  // A first attempt (direct acceptance, before any queue file) cannot meet an earlier copy
+  // and does not look for one (no content hash, no lookup): here, where the test made one on
+  // purpose, it is stored.
+  items[0].first_attempt = true;
+  ld.deliver(items);
+  EXPECT_EQ(items[0].result.outcome, q::delivery_result::status::delivered);
+  EXPECT_EQ(mailbox("alice@example.com", "INBOX").size(), 2u);
 }
 
 TEST_F(policy_fixture, DmarcRejectAndQuarantine) {

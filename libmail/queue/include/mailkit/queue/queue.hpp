@@ -122,7 +122,10 @@ struct delivery_item {
   std::size_t index = 0; ///< recipient index in env->recipients
   const recipient* rcpt = nullptr;
   std::string_view message; ///< the message as queued: our trace fields, then the data
-  delivery_result result;   ///< filled by the target
+  /// Never handed to a target before, by anyone (direct acceptance, before any queue file):
+  /// no earlier copy can exist, so a target need not look for one.
+  bool first_attempt = false;
+  delivery_result result; ///< filled by the target
 };
 
 /// Something that delivers: local delivery into the store, or the outbound SMTP client. Called
