@@ -22,6 +22,7 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
+#include <memory>
 
 namespace mailkit::smtp {
 
@@ -71,7 +72,6 @@ public:
       info_.local_address = local.address().to_string();
       info_.local_port = local.port();
     }
-    buffer_.resize(svc_->opts_.read_buffer);
   }
 
   static server_config make_config(const service& svc, listener_mode mode) {
@@ -163,20 +163,26 @@ private:
 
   asio::awaitable<std::size_t> read(boost::system::error_code& ec) {
     std::size_t n = 0;
-    // The larger buffer only while a message's content arrives (a sink is open).
-    const std::size_t want = sink_ ? std::max(svc_->opts_.read_buffer, svc_->opts_.data_read_buffer)
-                                   : svc_->opts_.read_buffer;
-    if (buffer_.size() != want) {
-      buffer_.resize(want);
-      if (!sink_) buffer_.shrink_to_fit();
+    // The larger buffer only while a message's content arrives (a sink is open) and more of
+    // it is waiting than the small one holds (the last read filled it): a small message never
+    // pays for the large one. Not zero-filled: each read writes what is then used.
+    const std::size_t want = sink_ && last_read_filled_
+                                 ? std::max(svc_->opts_.read_buffer, svc_->opts_.data_read_buffer)
+                                 : svc_->opts_.read_buffer;
+    if (buffer_size_ != want) {
+      buffer_.reset(new char[want]); // NOLINT(cppcoreguidelines-owning-memory): default-init
+      buffer_size_ = want;
     }
     reading_ = true;
     if (tls_) {
-      std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(buffer_), nothrow);
+      std::tie(ec, n) =
+          co_await tls_->async_read_some(asio::buffer(buffer_.get(), buffer_size_), nothrow);
     } else {
-      std::tie(ec, n) = co_await sock_.async_read_some(asio::buffer(buffer_), nothrow);
+      std::tie(ec, n) =
+          co_await sock_.async_read_some(asio::buffer(buffer_.get(), buffer_size_), nothrow);
     }
     reading_ = false;
+    last_read_filled_ = n == buffer_size_;
     co_return n;
   }
 
@@ -246,7 +252,7 @@ private:
           }
           goto done; // the client went away
         }
-        core_.feed(std::string_view(buffer_.data(), n));
+        core_.feed(std::string_view(buffer_.get(), n));
         break;
       }
       case event_kind::awaiting:
@@ -378,7 +384,9 @@ private:
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
   server core_;
   session_info info_;
-  std::vector<char> buffer_;
+  std::unique_ptr<char[]> buffer_; ///< read_buffer, or data_read_buffer during large content
+  std::size_t buffer_size_ = 0;
+  bool last_read_filled_ = false;
   std::unique_ptr<message_sink> sink_;
   bool sink_failed_ = false;
   clock_type::time_point step_deadline_;
