@@ -353,15 +353,36 @@ public:
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages) {
     auto* s = static_cast<sqlite_store*>(self);
     const auto n = static_cast<std::size_t>(pages);
-    if (n >= 8 * s->opt_.checkpoint_pages) {
-      // Far behind (readers holding old snapshots, a slow disk): do it here, as SQLite would.
-      sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    } else if (n >= s->opt_.checkpoint_pages) {
+    const std::size_t cp = s->opt_.checkpoint_pages;
+    std::size_t done = s->wal_backfilled_.load(std::memory_order_relaxed);
+    if (done > n) {
+      // The log started again from its beginning since the last checkpoint: nothing of it is
+      // copied yet.
+      done = 0;
+      s->wal_backfilled_.store(0, std::memory_order_relaxed);
+    }
+    // The log starts again from its beginning only at a transaction that finds it entirely
+    // copied into the database, which a checkpoint on another thread seldom leaves while
+    // commits keep coming (each adds frames during its run). So the checkpointer copies the
+    // bulk, and the commit that finds it close behind (cp / 16 frames) copies the rest here,
+    // under the writer lock: no commit can come between, and the next transaction restarts
+    // the log. Far behind (readers holding old snapshots, a slow disk), this thread does it
+    // all, as SQLite would.
+    if (n >= 8 * cp || (n >= cp && n - done <= cp / 16)) {
+      int log = 0, copied = 0;
+      if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
+              SQLITE_OK &&
+          copied > 0)
+        s->wal_backfilled_.store(static_cast<std::size_t>(copied), std::memory_order_relaxed);
+    } else if (n >= cp) {
+      bool wake = false;
       {
         std::lock_guard lock(s->checkpoint_mu_);
-        s->checkpoint_wanted_ = true;
+        // One run at a time, asked for by the first commit that finds the checkpointer idle:
+        // not a run for every commit while the log is over the threshold.
+        if (!s->checkpoint_busy_ && !s->checkpoint_wanted_) wake = s->checkpoint_wanted_ = true;
       }
-      s->checkpoint_cv_.notify_one();
+      if (wake) s->checkpoint_cv_.notify_one();
     }
     return SQLITE_OK;
   }
@@ -372,11 +393,16 @@ public:
       checkpoint_cv_.wait(lock, [&] { return checkpoint_stop_ || checkpoint_wanted_; });
       if (checkpoint_stop_) return;
       checkpoint_wanted_ = false;
+      checkpoint_busy_ = true;
       lock.unlock();
-      // Failures (SQLITE_BUSY while another checkpoint runs) are retried at the next commit.
-      sqlite3_wal_checkpoint_v2(checkpoint_db_->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
-                                nullptr);
+      // Failures (SQLITE_BUSY while another checkpoint runs) are retried after a later commit.
+      int log = 0, copied = 0;
+      if (sqlite3_wal_checkpoint_v2(checkpoint_db_->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log,
+                                    &copied) == SQLITE_OK &&
+          copied > 0)
+        wal_backfilled_.store(static_cast<std::size_t>(copied), std::memory_order_relaxed);
       lock.lock();
+      checkpoint_busy_ = false;
     }
   }
 
@@ -2359,7 +2385,11 @@ private:
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false; // guarded by checkpoint_mu_
-  bool checkpoint_stop_ = false;   // guarded by checkpoint_mu_
+  bool checkpoint_busy_ = false;   // guarded by checkpoint_mu_: a checkpoint is running
+  /// Frames of the current WAL copied into the database by the last checkpoint (a hint: a
+  /// stale value only moves the next checkpoint to another thread or another commit).
+  std::atomic<std::size_t> wal_backfilled_{0};
+  bool checkpoint_stop_ = false; // guarded by checkpoint_mu_
   std::thread checkpointer_;
   std::mutex reader_mutex_;
   std::condition_variable reader_cv_;
