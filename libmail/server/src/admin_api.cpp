@@ -213,6 +213,14 @@ std::string render_metrics(mail_server& srv) {
   e.one("mailkit_queue_messages", "gauge", "Messages in the queue.", d(qs.messages));
   e.one("mailkit_queue_bytes", "gauge", "Octets of the messages in the queue.", d(qs.bytes));
   e.one("mailkit_queue_held_messages", "gauge", "Messages on hold by an operator.", d(qs.held));
+  const auto ws = srv.store().write_counters();
+  e.one("mailkit_store_writes_total", "counter",
+        "Message writes the store committed (deliveries, appends, flag changes, expunges, "
+        "copies, moves).",
+        d(ws.writes));
+  e.one("mailkit_store_commits_total", "counter",
+        "Store commits, one WAL flush each: concurrent writes share one (group commit).",
+        d(ws.commits));
   e.histogram("mailkit_smtp_end_of_data_seconds",
               "End of the data to the 250 of each accepted message: the DKIM/DMARC checks and "
               "the durable write (queue or store).",

@@ -163,7 +163,8 @@ def test_metrics_move_after_a_delivery(env):
                    "mailkit_queue_acceptance_seconds histogram",
                    "mailkit_delivery_seconds histogram", "mailkit_auth_failures_total counter",
                    "mailkit_relay_quota_used gauge", "mailkit_relay_quota_limit gauge",
-                   "mailkit_smtp_end_of_data_seconds histogram"):
+                   "mailkit_smtp_end_of_data_seconds histogram",
+                   "mailkit_store_writes_total counter", "mailkit_store_commits_total counter"):
         assert "# TYPE " + family in text
     r = subprocess.run(["swaks", "--server", f"127.0.0.1:{env['ports']['mx']}", "--to",
                         "user@example.test", "--from", "someone@example.org", "--h-Subject",
@@ -178,6 +179,10 @@ def test_metrics_move_after_a_delivery(env):
     assert after['mailkit_relay_quota_limit{relay="oci"}'] > 0
     assert after['mailkit_queue_acceptance_seconds_bucket{le="+Inf"}'] == \
         after["mailkit_queue_acceptance_seconds_count"]
+    # The delivery is a store write, in a commit of its own or shared with others.
+    assert after["mailkit_store_writes_total"] >= before["mailkit_store_writes_total"] + 1
+    assert after["mailkit_store_commits_total"] >= before["mailkit_store_commits_total"] + 1
+    assert after["mailkit_store_writes_total"] >= after["mailkit_store_commits_total"]
     # The end-of-data latency counts every accepted message (queue or direct path).
     assert after["mailkit_smtp_end_of_data_seconds_count"] == \
         before["mailkit_smtp_end_of_data_seconds_count"] + 1
