@@ -55,7 +55,7 @@ void local_delivery::deliver(std::span<queue::delivery_item> items) {
     // Bodies as stored: RFC 5321 §4.4 Return-Path at final delivery, Delivered-To, then the
     // queued message (our Received field, naming the queue id, is at its top).
     std::vector<std::string> bodies;
-    std::vector<std::size_t> todo;
+    std::vector<std::size_t> to_store;
     std::uint64_t batch_bytes = 0;
     std::uint64_t batch_count = 0;
     for (auto i : idx) {
@@ -85,20 +85,20 @@ void local_delivery::deliver(std::span<queue::delivery_item> items) {
       batch_bytes += b.size();
       ++batch_count;
       bodies.push_back(std::move(b));
-      todo.push_back(i);
+      to_store.push_back(i);
     }
-    if (todo.empty()) continue;
+    if (to_store.empty()) continue;
     auto run =
         [&](const std::string& box, std::size_t from,
             std::size_t count) -> expected<std::vector<std::optional<store::append_result>>> {
       std::vector<store::mail_store::batch_item> batch;
       for (std::size_t k = from; k < from + count; ++k)
-        batch.push_back({bodies[k], {}, items[todo[k]].env->received / 1000000});
+        batch.push_back({bodies[k], {}, items[to_store[k]].env->received / 1000000});
       // A retry may meet a copy an earlier attempt delivered before a crash (then the queue
       // id in our Received field and the arrival time make the same content and date): the
       // store skips it. A first attempt cannot, and skips the content hash and the lookup.
-      const bool unique = std::any_of(todo.begin() + static_cast<std::ptrdiff_t>(from),
-                                      todo.begin() + static_cast<std::ptrdiff_t>(from + count),
+      const bool unique = std::any_of(to_store.begin() + static_cast<std::ptrdiff_t>(from),
+                                      to_store.begin() + static_cast<std::ptrdiff_t>(from + count),
                                       [&](std::size_t i) { return !items[i].first_attempt; });
       auto r = store_->append_batch(account, box, batch, unique);
       if (!r && r.error() == make_error_code(store::errc::no_such_mailbox) && box != "INBOX") {
@@ -110,7 +110,7 @@ void local_delivery::deliver(std::span<queue::delivery_item> items) {
     auto set = [&](std::size_t k,
                    const expected<std::vector<std::optional<store::append_result>>>& r,
                    std::size_t pos) {
-      auto& res = items[todo[k]].result;
+      auto& res = items[to_store[k]].result;
       if (!r) {
         res = from_store_error(r.error());
         return;
@@ -118,22 +118,22 @@ void local_delivery::deliver(std::span<queue::delivery_item> items) {
       if (!(*r)[pos]) {
         res = {delivery_result::status::duplicate, "2.0.0",
                "250 2.0.0 already in " + mailbox + " (queue id " +
-                   std::string(items[todo[k]].queue_id) + ")",
+                   std::string(items[to_store[k]].queue_id) + ")",
                ""};
       } else {
         res = {delivery_result::status::delivered, "2.0.0",
                "250 2.0.0 delivered to " + mailbox + " uid " + std::to_string((*r)[pos]->uid), ""};
       }
     };
-    auto r = run(mailbox, 0, todo.size());
-    if (r || todo.size() == 1) {
-      for (std::size_t k = 0; k < todo.size(); ++k)
+    auto r = run(mailbox, 0, to_store.size());
+    if (r || to_store.size() == 1) {
+      for (std::size_t k = 0; k < to_store.size(); ++k)
         set(k, r, k);
       continue;
     }
     // One bad message fails a whole batch (append_batch is all or nothing): deliver one by one
     // so that the others are not held back by it.
-    for (std::size_t k = 0; k < todo.size(); ++k)
+    for (std::size_t k = 0; k < to_store.size(); ++k)
       set(k, run(mailbox, k, 1), 0);
   }
 }

@@ -369,11 +369,7 @@ public:
     // the log. Far behind (readers holding old snapshots, a slow disk), this thread does it
     // all, as SQLite would.
     if (n >= 8 * cp || (n >= cp && n - done <= cp / 16)) {
-      int log = 0, copied = 0;
-      if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
-              SQLITE_OK &&
-          copied > 0)
-        s->wal_backfilled_.store(static_cast<std::size_t>(copied), std::memory_order_relaxed);
+      s->checkpoint(db, name);
     } else if (n >= cp) {
       bool wake = false;
       {
@@ -387,6 +383,16 @@ public:
     return SQLITE_OK;
   }
 
+  /// A PASSIVE checkpoint on `db`, noting how many frames of the log it copied. Failures
+  /// (SQLITE_BUSY while another checkpoint runs) are retried after a later commit.
+  void checkpoint(sqlite3* db, const char* name) {
+    int log = 0, copied = 0;
+    if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
+            SQLITE_OK &&
+        copied > 0)
+      wal_backfilled_.store(static_cast<std::size_t>(copied), std::memory_order_relaxed);
+  }
+
   void checkpoint_loop() {
     std::unique_lock lock(checkpoint_mu_);
     for (;;) {
@@ -395,12 +401,7 @@ public:
       checkpoint_wanted_ = false;
       checkpoint_busy_ = true;
       lock.unlock();
-      // Failures (SQLITE_BUSY while another checkpoint runs) are retried after a later commit.
-      int log = 0, copied = 0;
-      if (sqlite3_wal_checkpoint_v2(checkpoint_db_->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log,
-                                    &copied) == SQLITE_OK &&
-          copied > 0)
-        wal_backfilled_.store(static_cast<std::size_t>(copied), std::memory_order_relaxed);
+      checkpoint(checkpoint_db_->get(), nullptr);
       lock.lock();
       checkpoint_busy_ = false;
     }
@@ -958,7 +959,7 @@ public:
       return {};
     });
     if (!pre) return make_unexpected(pre.error());
-    std::vector<std::size_t> todo;
+    std::vector<std::size_t> to_write;
     std::vector<std::string_view> bodies;
     std::vector<std::string> structures;
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -966,17 +967,17 @@ public:
       auto parsed = mime::parse(items[i].data);
       if (!parsed) return fail(errc::invalid_argument);
       structures.push_back(serialize(compute_structure(*parsed)));
-      todo.push_back(i);
+      to_write.push_back(i);
       bodies.push_back(items[i].data);
     }
     std::vector<std::optional<append_result>> out(items.size());
-    if (todo.empty()) return out;
+    if (to_write.empty()) return out;
     std::shared_lock gate(append_gate_);
     // Small bodies go into the transaction below; the others are durable files before it.
-    std::vector<std::string> ids(todo.size());
+    std::vector<std::string> ids(to_write.size());
     std::vector<std::string_view> file_bodies;
     std::vector<std::size_t> file_pos;
-    for (std::size_t k = 0; k < todo.size(); ++k) {
+    for (std::size_t k = 0; k < to_write.size(); ++k) {
       if (bodies[k].size() <= opt_.inline_body_max) {
         ids[k] = new_inline_id();
       } else {
@@ -1004,11 +1005,11 @@ public:
           uid_type uid = mb->uidnext;
           modseq_type modseq = mb->highestmodseq;
           std::int64_t bytes = 0, count = 0;
-          for (std::size_t k = 0; k < todo.size(); ++k) {
-            const auto& it = items[todo[k]];
+          for (std::size_t k = 0; k < to_write.size(); ++k) {
+            const auto& it = items[to_write[k]];
             if (unique) {
               // A concurrent append may have added the same message since the pre-check.
-              auto dup = is_duplicate(c, mb->id, hashes[todo[k]], it.internal_date);
+              auto dup = is_duplicate(c, mb->id, hashes[to_write[k]], it.internal_date);
               if (!dup) return make_unexpected(dup.error());
               if (*dup) continue;
             }
@@ -1026,13 +1027,13 @@ public:
                 .bind(6, it.internal_date)
                 .bind(7, static_cast<std::int64_t>(it.data.size()))
                 .bind(8, ids[k])
-                .bind_blob(9, hashes[todo[k]]);
+                .bind_blob(9, hashes[to_write[k]]);
             if (int rc = ins.step(); rc != SQLITE_DONE) return sql_fail(rc);
             MAILKIT_STORE_TRY(insert_inline_body(c, ids[k], it.data));
             statement st(c, "INSERT OR IGNORE INTO structures(blob, data) VALUES(?,?)");
             st.bind(1, ids[k]).bind_blob(2, structures[k]);
             if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
-            out[todo[k]] = append_result{mb->uidvalidity, uid, modseq};
+            out[to_write[k]] = append_result{mb->uidvalidity, uid, modseq};
             flag_set f = it.flags;
             f.normalize();
             events.push_back({change::kind::appended, uid, modseq, std::move(f)});
@@ -1053,8 +1054,8 @@ public:
       return make_unexpected(r.error());
     }
     // Bodies written for messages that turned out to be duplicates at commit time.
-    for (std::size_t k = 0; k < todo.size(); ++k)
-      if (!out[todo[k]] && !inline_id(ids[k])) files_->remove(ids[k]);
+    for (std::size_t k = 0; k < to_write.size(); ++k)
+      if (!out[to_write[k]] && !inline_id(ids[k])) files_->remove(ids[k]);
     return out;
   }
 
