@@ -49,10 +49,11 @@ public:
       sqlite3_finalize(st);
     if (db_) sqlite3_close_v2(db_);
   }
-  int open(const std::string& path, bool read_only) {
+  /// `vfs`: an SQLite VFS by name (nullptr: the default).
+  int open(const std::string& path, bool read_only, const char* vfs = nullptr) {
     int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     flags |= SQLITE_OPEN_NOMUTEX; // one thread at a time, guarded by the store
-    return sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    return sqlite3_open_v2(path.c_str(), &db_, flags, vfs);
   }
   [[nodiscard]] sqlite3* get() const noexcept { return db_; }
   int exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); }
