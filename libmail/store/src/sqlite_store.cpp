@@ -17,6 +17,7 @@
 #include <mutex>
 #include <sys/file.h>
 #include <unistd.h>
+#include <unordered_map>
 
 #include <algorithm>
 #include <atomic>
@@ -361,19 +362,21 @@ public:
     const auto n = static_cast<std::size_t>(pages);
     const std::size_t cp = s->opt_.checkpoint_pages;
     std::size_t done = s->wal_backfilled_.load(std::memory_order_relaxed);
-    if (done > n) {
-      // The log started again from its beginning since the last checkpoint: nothing of it is
-      // copied yet.
+    // Every commit adds frames: a log no longer than at the last commit started again from its
+    // beginning since, and nothing of it is copied yet.
+    if (done > n || n <= s->wal_frames_) {
       done = 0;
       s->wal_backfilled_.store(0, std::memory_order_relaxed);
     }
+    s->wal_frames_ = n;
     // The log starts again from its beginning only at a transaction that finds it entirely
     // copied into the database, which a checkpoint on another thread seldom leaves while
     // commits keep coming (each adds frames during its run). So the checkpointer copies the
     // bulk, and the commit that finds it close behind (cp / 16 frames) copies the rest here,
     // under the writer lock: no commit can come between, and the next transaction restarts
     // the log. Far behind (readers holding old snapshots, a slow disk), this thread does it
-    // all, as SQLite would.
+    // all, as SQLite would. (Runs of cp / 8 frames instead of cp, measured: the same mean
+    // commit time, the 99th percentile lower, the 90th higher.)
     if (n >= 8 * cp || (n >= cp && n - done <= cp / 16)) {
       s->checkpoint(db, name, false);
     } else if (n >= cp) {
@@ -442,7 +445,7 @@ public:
 
   expected<void> add_domain(std::string_view domain) override {
     if (!valid_domain(domain)) return fail(errc::invalid_address);
-    return write([&](connection& c) -> expected<void> {
+    return directory_write([&](connection& c) -> expected<void> {
       statement st(c, "INSERT INTO domains(name) VALUES(?)");
       st.bind(1, lower(domain));
       if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
@@ -453,7 +456,7 @@ public:
   expected<void> remove_domain(std::string_view domain, bool cascade) override {
     auto d = lower(domain);
     std::vector<std::string> blobs, addresses;
-    auto r = write([&](connection& c) -> expected<void> {
+    auto r = directory_write([&](connection& c) -> expected<void> {
       auto id = domain_id(c, d);
       if (!id) return make_unexpected(id.error());
       statement n(c, "SELECT count(*) FROM accounts WHERE domain_id=?");
@@ -515,7 +518,7 @@ public:
     auto a = normalize_address(address);
     if (!a) return make_unexpected(a.error());
     std::vector<std::string> blobs;
-    auto r = write([&](connection& c) -> expected<void> {
+    auto r = directory_write([&](connection& c) -> expected<void> {
       auto acc = account_row_of(c, *a);
       if (!acc) return make_unexpected(acc.error());
       statement b(c, "SELECT DISTINCT m.blob FROM messages m JOIN mailboxes x ON "
@@ -656,7 +659,7 @@ public:
       if (!n) return make_unexpected(n.error());
       norm.push_back(std::move(*n));
     }
-    return write([&](connection& c) -> expected<void> {
+    return directory_write([&](connection& c) -> expected<void> {
       auto d = domain_id(c, std::string(domain_of(*s)));
       if (!d) return make_unexpected(d.error());
       statement cnt(c, "SELECT count(*) FROM aliases WHERE source=?");
@@ -682,7 +685,7 @@ public:
       if (!n) return make_unexpected(n.error());
       t = *n;
     }
-    return write([&](connection& c) -> expected<void> {
+    return directory_write([&](connection& c) -> expected<void> {
       statement st(c, "DELETE FROM aliases WHERE source=?1 AND (?2='' OR target=?2)");
       st.bind(1, *s).bind(2, t);
       if (int rc = st.step(); rc != SQLITE_DONE) return sql_fail(rc);
@@ -710,17 +713,50 @@ public:
   expected<resolution> resolve_recipient(std::string_view address) override {
     auto a = normalize_address(address);
     if (!a) return make_unexpected(a.error());
+    std::uint64_t version = 0;
+    {
+      std::lock_guard lock(resolved_mu_);
+      if (auto it = resolved_.find(*a); it != resolved_.end()) return it->second;
+      version = directory_version_;
+    }
+    auto r = resolve_uncached(*a);
+    if (r) {
+      std::lock_guard lock(resolved_mu_);
+      // Not an answer read before a directory change that has cleared the cache since.
+      if (version == directory_version_) {
+        if (resolved_.size() >= max_resolved) resolved_.clear();
+        resolved_.emplace(*a, *r);
+      }
+    }
+    return r;
+  }
+
+  // Recipient resolutions are kept in memory while the directory is unchanged (an SMTP RCPT
+  // would otherwise re-read the pages of domains, accounts and aliases after every delivery's
+  // commit: about 45 us on the session's thread). One process owns the store (store.lock),
+  // and every change of domains, accounts or aliases is a directory_write(), which clears
+  // them after its commit.
+  template <class F>
+  expected<void> directory_write(F&& fn) {
+    auto r = write(std::forward<F>(fn));
+    std::lock_guard lock(resolved_mu_);
+    ++directory_version_;
+    resolved_.clear();
+    return r;
+  }
+
+  expected<resolution> resolve_uncached(const std::string& a) {
     return read([&](connection& c) -> expected<resolution> {
       resolution res;
-      auto dom = std::string(domain_of(*a));
+      auto dom = std::string(domain_of(a));
       if (!is_local_domain(c, dom)) {
         res.outcome = resolution::status::not_local;
-        res.targets.push_back({delivery_target::kind::external, *a, ""});
+        res.targets.push_back({delivery_target::kind::external, a, ""});
         return res;
       }
-      auto local = a->substr(0, a->rfind('@'));
+      auto local = a.substr(0, a.rfind('@'));
       std::string tag;
-      std::string base = *a;
+      std::string base = a;
       // RFC 5233 §2: "user+detail"; a leading separator is not a subaddress.
       if (opt_.subaddressing) {
         auto sep = local.find(opt_.subaddress_separator);
@@ -732,8 +768,8 @@ public:
       std::set<std::string> seen;
       // An alias on the full "user+tag@" wins over the base address.
       bool matched = false;
-      if (!tag.empty() && has_alias(c, *a)) {
-        auto r = expand(c, *a, "", 0, seen, res.targets, matched);
+      if (!tag.empty() && has_alias(c, a)) {
+        auto r = expand(c, a, "", 0, seen, res.targets, matched);
         if (!r) return make_unexpected(r.error());
       }
       if (!matched) {
@@ -959,12 +995,14 @@ public:
     hashes.reserve(items.size());
     for (const auto& it : items)
       hashes.push_back(unique ? content_hash(it.data) : std::string()); // as in append_impl
-    // Which items to write: not already in the mailbox, not repeated inside the batch.
+    // Which items to write: not already in the mailbox, not repeated inside the batch. Without
+    // `unique` nothing is read before the write, which finds the account and the mailbox (or
+    // fails with the same errors) itself: a read after another connection's commit starts
+    // with re-reading pages.
     std::vector<bool> skip(items.size(), false);
-    auto pre = read([&](connection& c) -> expected<void> {
+    auto pre = !unique ? expected<void>{} : read([&](connection& c) -> expected<void> {
       auto mb = mailbox_row_of(c, key->first, key->second);
       if (!mb) return make_unexpected(mb.error());
-      if (!unique) return {};
       std::set<std::pair<std::string, std::int64_t>> in_batch;
       for (std::size_t i = 0; i < items.size(); ++i) {
         if (!in_batch.emplace(hashes[i], items[i].internal_date).second) {
@@ -1834,7 +1872,7 @@ private:
                                             quota q) {
     auto a = normalize_address(address);
     if (!a) return make_unexpected(a.error());
-    return write([&](connection& c) -> expected<void> {
+    return directory_write([&](connection& c) -> expected<void> {
       auto d = domain_id(c, std::string(domain_of(*a)));
       if (!d) return make_unexpected(d.error());
       statement st(c, "INSERT INTO accounts(domain_id, address, password, quota_bytes, "
@@ -2404,6 +2442,7 @@ private:
   std::thread text_worker_;
   std::mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
+  std::size_t wal_frames_ = 0;     // the log's frames at the last commit (writer lock)
   bool checkpoint_wanted_ = false; // guarded by checkpoint_mu_
   bool checkpoint_busy_ = false;   // guarded by checkpoint_mu_: a checkpoint is running
   /// Frames of the current WAL copied into the database by the last checkpoint (a hint: a
@@ -2412,6 +2451,10 @@ private:
   bool checkpoint_stop_ = false; // guarded by checkpoint_mu_
   std::thread checkpointer_;
   std::mutex reader_mutex_;
+  static constexpr std::size_t max_resolved = 4096; // cleared when full
+  std::mutex resolved_mu_;
+  std::unordered_map<std::string, resolution> resolved_; // guarded by resolved_mu_
+  std::uint64_t directory_version_ = 0;                  // guarded by resolved_mu_
   std::condition_variable reader_cv_;
   std::vector<std::unique_ptr<connection>> readers_;
   std::vector<connection*> free_readers_;

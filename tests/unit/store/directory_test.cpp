@@ -262,6 +262,48 @@ TEST_F(directory_test, quotas_are_enforced_at_delivery) {
   EXPECT_TRUE(store->check()->empty());
 }
 
+// Resolutions are kept in memory between directory changes (sqlite_store.cpp): every change of
+// domains, accounts or aliases must be seen by the next lookup of an address already looked up.
+TEST_F(directory_test, resolution_follows_every_directory_change) {
+  const auto outcome = [&](const char* a) { return store->resolve_recipient(a)->outcome; };
+  const auto first_target = [&](const char* a) {
+    auto r = store->resolve_recipient(a);
+    return r && !r->targets.empty() ? r->targets[0].address : std::string("-");
+  };
+  EXPECT_EQ(outcome("dave@example.com"), resolution::status::no_such_user);
+  ASSERT_TRUE(store->add_account("dave@example.com", "pw"));
+  EXPECT_EQ(outcome("dave@example.com"), resolution::status::local);
+  ASSERT_TRUE(store->remove_account("dave@example.com"));
+  EXPECT_EQ(outcome("dave@example.com"), resolution::status::no_such_user);
+
+  EXPECT_EQ(outcome("x@example.org"), resolution::status::not_local);
+  ASSERT_TRUE(store->add_domain("example.org"));
+  EXPECT_EQ(outcome("x@example.org"), resolution::status::no_such_user);
+  std::vector<std::string> to_bob{"bob@example.com"};
+  ASSERT_TRUE(store->add_alias("x@example.org", to_bob));
+  EXPECT_EQ(first_target("x@example.org"), "bob@example.com");
+  ASSERT_TRUE(store->remove_alias("x@example.org"));
+  EXPECT_EQ(outcome("x@example.org"), resolution::status::no_such_user);
+  ASSERT_TRUE(store->add_alias("*@example.org", to_bob)); // catch-all
+  EXPECT_EQ(first_target("x@example.org"), "bob@example.com");
+  ASSERT_TRUE(store->remove_domain("example.org", true));
+  EXPECT_EQ(outcome("x@example.org"), resolution::status::not_local);
+
+  // An alias over an account, and the account gone from under an alias.
+  std::vector<std::string> to_carol{"carol@example.com"};
+  EXPECT_EQ(first_target("bob+t@example.com"), "bob@example.com");
+  ASSERT_TRUE(store->add_alias("bob+t@example.com", to_carol));
+  EXPECT_EQ(first_target("bob+t@example.com"), "carol@example.com");
+  ASSERT_TRUE(store->remove_account("carol@example.com"));
+  EXPECT_EQ(outcome("bob+t@example.com"), resolution::status::no_such_user);
+
+  // Many distinct addresses (more than the kept resolutions) still answer correctly.
+  for (int i = 0; i < 5000; ++i)
+    ASSERT_EQ(outcome(("u" + std::to_string(i) + "@example.com").c_str()),
+              resolution::status::no_such_user);
+  EXPECT_EQ(outcome("bob@example.com"), resolution::status::local);
+}
+
 TEST(store_options, over_quota_permanent_option) {
   temp_dir dir;
   auto o = options_for(dir.sub("s"));
