@@ -167,18 +167,21 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
         q.tag = t.tag;
         if (t.where == store::delivery_target::kind::local) {
           q.where = queue::route::local;
-          auto acct = store->account(t.address);
-          if (acct) {
-            const auto& lim = acct->limit;
-            const bool full = (lim.bytes && acct->used_bytes >= lim.bytes) ||
-                              (lim.messages && acct->used_messages >= lim.messages);
-            const bool too_big = lim.bytes && e.declared_size && *e.declared_size > lim.bytes;
-            if (too_big || (full && cfg.over_quota_permanent))
-              return decision::respond(
-                  make_reply(552, "5.2.2", "<" + clean(address) + ">: mailbox full"));
-            if (full)
-              return decision::respond(
-                  make_reply(452, "4.2.2", "<" + clean(address) + ">: mailbox full"));
+          // The usage is read only for an account with a quota (the limits come from memory).
+          auto limits = store->account_quota(t.address);
+          if (limits && (limits->bytes || limits->messages)) {
+            if (auto acct = store->account(t.address)) {
+              const auto& lim = acct->limit;
+              const bool full = (lim.bytes && acct->used_bytes >= lim.bytes) ||
+                                (lim.messages && acct->used_messages >= lim.messages);
+              const bool too_big = lim.bytes && e.declared_size && *e.declared_size > lim.bytes;
+              if (too_big || (full && cfg.over_quota_permanent))
+                return decision::respond(
+                    make_reply(552, "5.2.2", "<" + clean(address) + ">: mailbox full"));
+              if (full)
+                return decision::respond(
+                    make_reply(452, "4.2.2", "<" + clean(address) + ">: mailbox full"));
+            }
           }
         } else {
           q.where = queue::route::remote;

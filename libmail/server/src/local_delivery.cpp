@@ -46,12 +46,18 @@ void local_delivery::deliver(std::span<queue::delivery_item> items) {
     const std::string& account = group.first.first;
     const std::string& mailbox = group.first.second;
     const std::vector<std::size_t>& idx = group.second;
-    auto info = store_->account(account);
-    if (!info) {
+    // The usage is read only for an account with a quota (the limits come from memory).
+    auto limits = store_->account_quota(account);
+    auto usage = limits && (limits->bytes || limits->messages)
+                     ? store_->account(account)
+                     : expected<store::account_info>(store::account_info{account, {}, 0, 0});
+    auto error = !limits ? limits.error() : !usage ? usage.error() : mailkit::error_code{};
+    if (error) {
       for (auto i : idx)
-        items[i].result = from_store_error(info.error());
+        items[i].result = from_store_error(error);
       continue;
     }
+    const store::account_info* info = &*usage;
     // Bodies as stored: RFC 5321 §4.4 Return-Path at final delivery, Delivered-To, then the
     // queued message (our Received field, naming the queue id, is at its top).
     std::vector<std::string> bodies;

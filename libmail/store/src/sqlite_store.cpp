@@ -582,10 +582,34 @@ public:
     return write([&](connection& c) { return update_password(c, *a, *h); });
   }
 
+  expected<quota> account_quota(std::string_view address) override {
+    auto a = normalize_address(address);
+    if (!a) return make_unexpected(a.error());
+    std::uint64_t version = 0;
+    {
+      std::lock_guard lock(resolved_mu_);
+      if (auto it = quotas_.find(*a); it != quotas_.end()) return it->second;
+      version = directory_version_;
+    }
+    auto r = read([&](connection& c) -> expected<quota> {
+      auto row = account_row_of(c, *a);
+      if (!row) return make_unexpected(row.error());
+      return row->limit;
+    });
+    if (r) {
+      std::lock_guard lock(resolved_mu_);
+      if (version == directory_version_) {
+        if (quotas_.size() >= max_resolved) quotas_.clear();
+        quotas_.emplace(*a, *r);
+      }
+    }
+    return r;
+  }
+
   expected<void> set_quota(std::string_view address, quota q) override {
     auto a = normalize_address(address);
     if (!a) return make_unexpected(a.error());
-    return write([&](connection& c) -> expected<void> {
+    return directory_write([&](connection& c) -> expected<void> {
       statement st(c, "UPDATE accounts SET quota_bytes=?, quota_messages=? WHERE address=?");
       st.bind(1, static_cast<std::int64_t>(q.bytes))
           .bind(2, static_cast<std::int64_t>(q.messages))
@@ -731,17 +755,18 @@ public:
     return r;
   }
 
-  // Recipient resolutions are kept in memory while the directory is unchanged (an SMTP RCPT
-  // would otherwise re-read the pages of domains, accounts and aliases after every delivery's
-  // commit: about 45 us on the session's thread). One process owns the store (store.lock),
-  // and every change of domains, accounts or aliases is a directory_write(), which clears
-  // them after its commit.
+  // Recipient resolutions and quota limits are kept in memory while the directory is
+  // unchanged (an SMTP RCPT would otherwise re-read the pages of domains, accounts and
+  // aliases after every delivery's commit: about 45 us on the session's thread). One process
+  // owns the store (store.lock), and every change of domains, accounts, aliases or quotas is
+  // a directory_write(), which clears them after its commit.
   template <class F>
   expected<void> directory_write(F&& fn) {
     auto r = write(std::forward<F>(fn));
     std::lock_guard lock(resolved_mu_);
     ++directory_version_;
     resolved_.clear();
+    quotas_.clear();
     return r;
   }
 
@@ -2454,6 +2479,7 @@ private:
   static constexpr std::size_t max_resolved = 4096; // cleared when full
   std::mutex resolved_mu_;
   std::unordered_map<std::string, resolution> resolved_; // guarded by resolved_mu_
+  std::unordered_map<std::string, quota> quotas_;        // guarded by resolved_mu_
   std::uint64_t directory_version_ = 0;                  // guarded by resolved_mu_
   std::condition_variable reader_cv_;
   std::vector<std::unique_ptr<connection>> readers_;

@@ -297,6 +297,15 @@ TEST_F(directory_test, resolution_follows_every_directory_change) {
   ASSERT_TRUE(store->remove_account("carol@example.com"));
   EXPECT_EQ(outcome("bob+t@example.com"), resolution::status::no_such_user);
 
+  // Quota limits, also kept in memory, follow set_quota.
+  ASSERT_TRUE(store->account_quota("bob@example.com"));
+  EXPECT_EQ(store->account_quota("bob@example.com")->bytes, 0u);
+  ASSERT_TRUE(store->set_quota("bob@example.com", quota{5000, 7}));
+  EXPECT_EQ(store->account_quota("bob@example.com")->bytes, 5000u);
+  EXPECT_EQ(store->account_quota("bob@example.com")->messages, 7u);
+  EXPECT_EQ(store->account_quota("nobody@example.com").error(),
+            make_error_code(errc::no_such_account));
+
   // Many distinct addresses (more than the kept resolutions) still answer correctly.
   for (int i = 0; i < 5000; ++i)
     ASSERT_EQ(outcome(("u" + std::to_string(i) + "@example.com").c_str()),

@@ -120,6 +120,14 @@ public:
   virtual expected<void> remove_account(std::string_view address) = 0;
   virtual expected<std::vector<account_info>> accounts(std::string_view domain = {}) = 0;
   virtual expected<account_info> account(std::string_view address) = 0;
+  /// An account's quota limits, without its usage (errc::no_such_account as account()). The
+  /// SQLite store answers from memory between changes of the directory, so a delivery path
+  /// that finds no limit needs no read of the account's usage.
+  virtual expected<quota> account_quota(std::string_view address) {
+    auto a = account(address);
+    if (!a) return make_unexpected(a.error());
+    return a->limit;
+  }
   virtual expected<void> set_password(std::string_view address, std::string_view password) = 0;
   virtual expected<void> set_quota(std::string_view address, quota q) = 0;
   /// Verify a password; an unknown account is ok=false (not an error, and it costs the same
