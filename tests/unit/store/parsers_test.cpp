@@ -9,6 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
 using namespace mailkit::store;
 
 TEST(maildir_name, dovecot_names) {
@@ -186,6 +190,34 @@ TEST(structure, round_trip_and_damage) {
   structure_limits tight;
   tight.max_parts = 1;
   EXPECT_FALSE(deserialize(bytes, tight));
+}
+
+// The body's line count (BODYSTRUCTURE's lines, RFC 3501 section 7.4.2) is counted eight bytes
+// at a time in blocks of 255 words: lengths on each side of those boundaries, line ends at
+// every offset of a word, runs of line ends that fill a block, and a last line without its end.
+TEST(structure, body_line_count_at_every_length) {
+  auto lines_of = [](const std::string& body) {
+    auto m = mailkit::mime::parse("From: a@b.c\r\nSubject: x\r\n\r\n" + body);
+    EXPECT_TRUE(m);
+    return compute_structure(*m).parts.at(0).lines;
+  };
+  auto expected = [](const std::string& body) {
+    auto n = static_cast<std::uint64_t>(std::count(body.begin(), body.end(), '\n'));
+    return n + (!body.empty() && body.back() != '\n' ? 1 : 0);
+  };
+  for (std::size_t len :
+       {0u, 1u, 7u, 8u, 9u, 15u, 16u, 2039u, 2040u, 2041u, 2047u, 4080u, 4081u, 100000u}) {
+    for (std::size_t step : {1u, 2u, 3u, 7u, 8u, 13u, 80u}) {
+      std::string body(len, 'a');
+      for (std::size_t i = step - 1; i < len; i += step)
+        body[i] = '\n';
+      EXPECT_EQ(lines_of(body), expected(body)) << len << " " << step;
+    }
+  }
+  std::string bytes; // every byte value, so that only LF counts (0x8a and 0x0b are not LF)
+  for (int i = 0; i < 256 * 40; ++i)
+    bytes.push_back(static_cast<char>(i % 256 == '\r' ? 'x' : i % 256));
+  EXPECT_EQ(lines_of(bytes), expected(bytes));
 }
 
 TEST(dovecot_passwd, fields_quotas_and_bad_lines) {
