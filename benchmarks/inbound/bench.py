@@ -36,6 +36,9 @@ CASES = [(1, 4096, 600), (20, 4096, 1500), (100, 4096, 2000),
          (1, 102400, 600), (20, 102400, 1000), (100, 102400, 1200)]
 if os.environ.get("MAILKIT_BENCH_QUICK"):  # a smoke run of the script itself
     CASES = [(s, z, max(10, c // 20)) for s, z, c in CASES]
+if os.environ.get("MAILKIT_BENCH_CASES"):  # "SESSIONS:SIZE:COUNT,...": a focused run
+    CASES = [tuple(int(v) for v in c.split(":"))
+             for c in os.environ["MAILKIT_BENCH_CASES"].split(",")]
 DOMAIN = "bench.test"
 RCPT = "sink@" + DOMAIN
 

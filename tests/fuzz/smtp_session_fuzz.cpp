@@ -7,6 +7,9 @@
 
 #include <mailkit/smtp/server.hpp>
 
+#include <memory>
+#include <string>
+
 namespace {
 
 using namespace mailkit::smtp;
@@ -43,6 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   server s(cfg);
   const auto pieces = mailkit::fuzz::split(in, seed);
   std::size_t next = 0;
+  const bool borrow = (seed >> 13) & 1;
+  std::unique_ptr<std::string> held;
   std::string out;
   std::size_t message_bytes = 0;
   bool open = false;
@@ -52,11 +57,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     s.consume_output(s.output().size());
     switch (ev.kind) {
     case event_kind::need_input:
+      held.reset();
       if (next >= pieces.size()) {
         check_replies(out);
         return 0;
       }
-      s.feed(pieces[next++]);
+      if (borrow) {
+        // feed_borrowed: the bytes live until the next need_input, and are freed then (a read
+        // of them after that is a use after free for the sanitizer).
+        held = std::make_unique<std::string>(pieces[next++]);
+        s.feed_borrowed(*held);
+      } else {
+        s.feed(pieces[next++]);
+      }
       break;
     case event_kind::awaiting:
       MAILKIT_FUZZ_CHECK(false); // every decision below is resolved at once

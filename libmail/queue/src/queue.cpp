@@ -185,6 +185,13 @@ public:
     if (size_ + chunk.size() > o_.limits.max_message_size) return fail(errc::message_too_large);
     size_ += chunk.size();
     if (fd_ < 0 && buf_.size() + chunk.size() <= o_.memory_buffer) {
+      const std::size_t need = buf_.size() + chunk.size();
+      if (need > buf_.capacity() && need > 16 * 1024) {
+        // Past 16 KiB the message is a large one: 128 KiB at once, then doubling, instead of
+        // the string's doubling from a few KiB (each step copies what is there).
+        buf_.reserve(std::min(o_.memory_buffer,
+                              std::max({need, 2 * buf_.capacity(), std::size_t{128} * 1024})));
+      }
       buf_.append(chunk);
       return {};
     }

@@ -66,6 +66,41 @@ void server::feed(std::string_view bytes) {
   in_.append(bytes);
 }
 
+void server::feed_borrowed(std::string_view bytes) {
+  if (closing_ || closed_) return;
+  // Message content with nothing of the previous input left: read where it is. Everything
+  // else (commands, a remainder) is copied as by feed().
+  if ((phase_ == phase::data || phase_ == phase::bdat) && pos_ >= in_.size()) {
+    in_.clear();
+    pos_ = 0;
+    borrowed_ = bytes;
+    return;
+  }
+  feed(bytes);
+}
+
+void server::unborrow() {
+  if (borrowed_.data() == nullptr) return;
+  if (pos_ > 0) {
+    in_.erase(0, pos_);
+    pos_ = 0;
+  }
+  in_.append(borrowed_);
+  borrowed_ = {};
+}
+
+std::string_view server::input() const noexcept {
+  return borrowed_.data() != nullptr ? borrowed_ : std::string_view(in_).substr(pos_);
+}
+
+void server::consume_input(std::size_t n) noexcept {
+  if (borrowed_.data() != nullptr) {
+    borrowed_.remove_prefix(n);
+  } else {
+    pos_ += n;
+  }
+}
+
 void server::consume_output(std::size_t n) {
   out_.erase(0, n);
 }
@@ -146,6 +181,7 @@ void server::tls_established() {
   // argument, AUTH, the transaction) and anything still buffered from before the handshake.
   in_.clear();
   pos_ = 0;
+  borrowed_ = {};
   discarding_line_ = false;
   cfg_.tls_active = true;
   helo_done_ = false;
@@ -176,17 +212,24 @@ event server::next_event() {
       closed_ = true;
       return {event_kind::close, {}};
     }
-    const std::string_view input = std::string_view(in_).substr(pos_);
+    // Borrowed bytes are read only while message content is: what follows it (a pipelined
+    // command) is copied before the command phase reads it, and before the caller is asked
+    // for more input (its buffer is then reused).
+    if (phase_ != phase::data && phase_ != phase::bdat) unborrow();
+    const std::string_view input = this->input();
     if (phase_ == phase::data) {
       chunk_.clear();
       if (!data_done_) {
         const auto r = dot_.feed(input, chunk_, cfg_.limits.data_chunk);
-        pos_ += r.consumed;
+        consume_input(r.consumed);
         data_done_ = r.finished;
         // Once the message is known to be refused its octets go nowhere.
         if (dot_.flaws().any()) chunk_.clear();
         if (!chunk_.empty()) return {event_kind::data_chunk, chunk_};
-        if (!data_done_) return {event_kind::need_input, {}};
+        if (!data_done_) {
+          unborrow();
+          return {event_kind::need_input, {}};
+        }
       }
       phase_ = phase::command;
       return finish_message(dot_.flaws(), dot_.size());
@@ -195,10 +238,13 @@ event server::next_event() {
       chunk_.clear();
       if (bdat_.remaining() > 0) {
         const auto r = bdat_.feed(input, chunk_, cfg_.limits.data_chunk, bdat_discard_);
-        pos_ += r.consumed;
+        consume_input(r.consumed);
         if (bdat_.flaws().any()) chunk_.clear();
         if (!chunk_.empty()) return {event_kind::data_chunk, chunk_};
-        if (bdat_.remaining() > 0) return {event_kind::need_input, {}};
+        if (bdat_.remaining() > 0) {
+          unborrow();
+          return {event_kind::need_input, {}};
+        }
       }
       phase_ = phase::command;
       if (bdat_discard_) {
@@ -410,6 +456,7 @@ std::optional<event> server::handle_line(std::string_view line) {
     // ever executed.
     in_.clear();
     pos_ = 0;
+    borrowed_ = {};
     discarding_line_ = false;
     reset_transaction();
     // An aborted message (queued by the reset) reaches the session before the handshake.

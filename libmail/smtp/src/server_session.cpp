@@ -252,7 +252,9 @@ private:
           }
           goto done; // the client went away
         }
-        core_.feed(std::string_view(buffer_.get(), n));
+        // The core reads message content from buffer_ in place; the buffer is not touched again
+        // before the core asks for input (server::feed_borrowed).
+        core_.feed_borrowed(std::string_view(buffer_.get(), n));
         break;
       }
       case event_kind::awaiting:

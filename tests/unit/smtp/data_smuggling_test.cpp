@@ -45,30 +45,33 @@ TEST(SmtpSmuggling, DataNeverEndsEarly) {
   for (const auto& v : fake_ends) {
     for (bool pipelined : {false, true}) {
       for (std::size_t piece : {std::string_view::npos, std::size_t{1}, std::size_t{3}}) {
-        driver d;
-        const std::string in = data_session(v.seq, pipelined);
-        if (pipelined) {
-          d.run(in, piece);
-        } else {
-          // Not pipelined: the client waits for 354 before the data.
-          const std::size_t split = in.find("DATA\r\n") + 6;
-          d.run(in.substr(0, split), piece);
-          d.run(in.substr(split), piece);
+        for (bool borrow : {false, true}) { // feed() and feed_borrowed()
+          driver d;
+          d.borrow = borrow;
+          const std::string in = data_session(v.seq, pipelined);
+          if (pipelined) {
+            d.run(in, piece);
+          } else {
+            // Not pipelined: the client waits for 354 before the data.
+            const std::size_t split = in.find("DATA\r\n") + 6;
+            d.run(in.substr(0, split), piece);
+            d.run(in.substr(split), piece);
+          }
+          SCOPED_TRACE(std::string(v.name) + (pipelined ? " pipelined" : "") + " piece " +
+                       std::to_string(piece));
+          EXPECT_TRUE(d.messages.empty());
+          EXPECT_EQ(d.aborted, 1U);
+          // The smuggled MAIL/RCPT/DATA were never commands: no second 250/354.
+          EXPECT_EQ(codes(d.out), (std::vector<int>{220, 250, 250, 250, 354, 521}));
+          EXPECT_NE(d.out.find("521 5.5.2"), std::string::npos);
+          EXPECT_TRUE(d.closed());
+          EXPECT_EQ(d.s.why_closed(), close_reason::bare_line_ending);
+          ++cases;
         }
-        SCOPED_TRACE(std::string(v.name) + (pipelined ? " pipelined" : "") + " piece " +
-                     std::to_string(piece));
-        EXPECT_TRUE(d.messages.empty());
-        EXPECT_EQ(d.aborted, 1U);
-        // The smuggled MAIL/RCPT/DATA were never commands: no second 250/354.
-        EXPECT_EQ(codes(d.out), (std::vector<int>{220, 250, 250, 250, 354, 521}));
-        EXPECT_NE(d.out.find("521 5.5.2"), std::string::npos);
-        EXPECT_TRUE(d.closed());
-        EXPECT_EQ(d.s.why_closed(), close_reason::bare_line_ending);
-        ++cases;
       }
     }
   }
-  EXPECT_EQ(cases, 9 * 2 * 3);
+  EXPECT_EQ(cases, 9 * 2 * 3 * 2);
 }
 
 TEST(SmtpSmuggling, BdatNeverMakesTwoMessages) {
@@ -76,28 +79,31 @@ TEST(SmtpSmuggling, BdatNeverMakesTwoMessages) {
   for (const auto& v : fake_ends) {
     for (bool pipelined : {false, true}) {
       for (std::size_t piece : {std::string_view::npos, std::size_t{1}}) {
-        SCOPED_TRACE(std::string(v.name) + (pipelined ? " pipelined" : "") + " piece " +
-                     std::to_string(piece));
-        const std::string content =
-            "Subject: real\r\n\r\nhello" + std::string(v.seq) + smuggled + "\r\n.\r\n";
-        const std::string head =
-            "EHLO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\n";
-        const std::string bdat = "BDAT " + std::to_string(content.size()) + " LAST\r\n" + content;
-        driver d;
-        if (pipelined) {
-          d.run(head + bdat + "QUIT\r\n", piece);
-        } else {
-          d.run(head, piece);
-          d.run(bdat, piece);
+        for (bool borrow : {false, true}) {
+          SCOPED_TRACE(std::string(v.name) + (pipelined ? " pipelined" : "") + " piece " +
+                       std::to_string(piece) + (borrow ? " borrowed" : ""));
+          const std::string content =
+              "Subject: real\r\n\r\nhello" + std::string(v.seq) + smuggled + "\r\n.\r\n";
+          const std::string head =
+              "EHLO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\n";
+          const std::string bdat = "BDAT " + std::to_string(content.size()) + " LAST\r\n" + content;
+          driver d;
+          d.borrow = borrow;
+          if (pipelined) {
+            d.run(head + bdat + "QUIT\r\n", piece);
+          } else {
+            d.run(head, piece);
+            d.run(bdat, piece);
+          }
+          EXPECT_TRUE(d.messages.empty());
+          EXPECT_EQ(codes(d.out), (std::vector<int>{220, 250, 250, 250, 521}));
+          EXPECT_TRUE(d.closed());
+          ++cases;
         }
-        EXPECT_TRUE(d.messages.empty());
-        EXPECT_EQ(codes(d.out), (std::vector<int>{220, 250, 250, 250, 521}));
-        EXPECT_TRUE(d.closed());
-        ++cases;
       }
     }
   }
-  EXPECT_EQ(cases, 9 * 2 * 2);
+  EXPECT_EQ(cases, 9 * 2 * 2 * 2);
 }
 
 TEST(SmtpSmuggling, BinaryMimeCarriesTheBytesAsOneMessage) {

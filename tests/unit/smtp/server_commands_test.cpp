@@ -354,3 +354,48 @@ TEST(SmtpServer, CloseWithWritesAndCloses) {
   EXPECT_TRUE(s.closed());
   EXPECT_NE(s.output().find("421 4.4.2 timeout\r\n"), std::string_view::npos);
 }
+
+// feed_borrowed() reads message content in place (the session's read buffer); it must give
+// exactly what feed() gives: the same replies, messages and events, for content split at any
+// point, dot-stuffing across pieces, content longer than a data chunk, BDAT chunks, commands
+// pipelined after the end of the data, and content refused for a bare line ending.
+TEST(SmtpServerCore, BorrowedInputGivesWhatCopiedInputGives) {
+  std::string big;
+  for (int i = 0; i < 3000; ++i)
+    big += (i % 7 == 0 ? ".." : "") + std::string(60, static_cast<char>('a' + i % 26)) + "\r\n";
+  const std::string head = "EHLO c\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\n";
+  const std::vector<std::string> sessions = {
+      head + "DATA\r\nSubject: x\r\n\r\n..stuffed\r\n.\r\nMAIL FROM:<c@example.net>\r\n"
+             "RCPT TO:<d@example.org>\r\nDATA\r\nsecond\r\n.\r\nQUIT\r\n",
+      head + "DATA\r\n" + big + ".\r\nNOOP\r\nQUIT\r\n",
+      head + "BDAT 10\r\n0123456789BDAT 5 LAST\r\nabcdeNOOP\r\nQUIT\r\n",
+      head + "DATA\r\nSubject: y\r\n\r\nbare\nlf\r\n.\r\nNOOP\r\n",
+      head + "DATA\r\n" + big + ".\r\n" +
+          "MAIL FROM:<e@example.net>\r\nRCPT TO:<f@example.org>\r\n" + "BDAT " +
+          std::to_string(big.size()) + " LAST\r\n" + big + "QUIT\r\n",
+  };
+  for (std::size_t k = 0; k < sessions.size(); ++k) {
+    for (std::size_t piece : {std::string_view::npos, std::size_t{1}, std::size_t{2},
+                              std::size_t{7}, std::size_t{4096}, std::size_t{65536}}) {
+      SCOPED_TRACE("session " + std::to_string(k) + " piece " + std::to_string(piece));
+      driver copied;
+      driver borrowed;
+      borrowed.borrow = true;
+      copied.run(sessions[k], piece);
+      borrowed.run(sessions[k], piece);
+      EXPECT_EQ(borrowed.out, copied.out);
+      EXPECT_EQ(borrowed.messages, copied.messages);
+      EXPECT_EQ(borrowed.events, copied.events);
+      EXPECT_EQ(borrowed.aborted, copied.aborted);
+      EXPECT_EQ(borrowed.sink_bytes, copied.sink_bytes);
+      EXPECT_EQ(borrowed.closed(), copied.closed());
+    }
+  }
+  // What the copied run accepted, for the record: both messages of the first session.
+  driver d;
+  d.borrow = true;
+  d.run(sessions[0], 3);
+  ASSERT_EQ(d.messages.size(), 2U);
+  EXPECT_EQ(d.messages[0], "Subject: x\r\n\r\n.stuffed\r\n");
+  EXPECT_EQ(d.messages[1], "second\r\n");
+}

@@ -7,6 +7,7 @@
 #include <mailkit/smtp/server.hpp>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,10 @@ struct driver {
   bool sink_open = false;
   bool tls_pending = false;
   std::string password = "secret"; ///< the test user "user@example.org"
+  /// Feed with feed_borrowed(): each piece lives in memory of its own, freed (and so a use
+  /// after free for the sanitizers) at the next need_input.
+  bool borrow = false;
+  std::unique_ptr<std::string> held;
   /// Decide a hook; default: accept everything except RCPT to domains other than
   /// example.org/example.net (relay refused with 554 5.7.1) unless authenticated.
   std::function<std::optional<decision>(event_kind)> override_decision;
@@ -70,10 +75,16 @@ struct driver {
       s.consume_output(s.output().size());
       switch (ev.kind) {
       case event_kind::need_input:
+        held.reset();
         if (pos >= input.size()) return out.substr(before);
         {
           const std::size_t n = std::min(piece, input.size() - pos);
-          s.feed(input.substr(pos, n));
+          if (borrow) {
+            held = std::make_unique<std::string>(input.substr(pos, n));
+            s.feed_borrowed(*held);
+          } else {
+            s.feed(input.substr(pos, n));
+          }
           pos += n;
         }
         continue;

@@ -147,6 +147,10 @@ public:
 
   /// Append client bytes. Call only after next_event() returned need_input.
   void feed(std::string_view bytes);
+  /// As feed(), but message content (DATA, BDAT) is read where it is instead of being copied
+  /// first: `bytes` must stay valid and unchanged until next_event() next returns need_input
+  /// (whatever is left of them is copied then, and before any command is read from them).
+  void feed_borrowed(std::string_view bytes);
   /// The next thing to do. Never returns need_input while a complete command is buffered.
   [[nodiscard]] event next_event();
   /// Answer the decision event last returned.
@@ -179,6 +183,9 @@ private:
   enum class pending { none, connect, helo, mail, rcpt, auth, data_start, message, tls };
 
   event pop_queued();
+  void unborrow();
+  [[nodiscard]] std::string_view input() const noexcept;
+  void consume_input(std::size_t n) noexcept;
   void write(const reply& r);
   void write_raw(std::string_view s) { out_.append(s); }
   void reply_with(int code, std::string_view status, std::string_view text);
@@ -202,6 +209,7 @@ private:
   server_config cfg_;
   std::string in_;
   std::size_t pos_ = 0;
+  std::string_view borrowed_; ///< feed_borrowed()'s bytes, read in place (data() set while held)
   std::string out_;
   std::string chunk_;
   std::deque<event_kind> queued_;
