@@ -16,7 +16,10 @@ struct outcome {
   bool operator==(const outcome&) const = default;
 };
 
-outcome run_dot(const std::vector<std::string_view>& pieces, std::size_t max_out) {
+// `in_place`: feed_in_place() (octets as a piece of the input where possible), which must give
+// exactly what feed() gives.
+outcome run_dot(const std::vector<std::string_view>& pieces, std::size_t max_out,
+                bool in_place = false) {
   mailkit::smtp::server_limits l;
   l.max_message_size = 4096;
   mailkit::smtp::dot_receiver r(l);
@@ -27,7 +30,16 @@ outcome run_dot(const std::vector<std::string_view>& pieces, std::size_t max_out
     std::size_t pos = 0;
     while (pos < pending.size() && !o.finished) {
       std::string chunk;
-      const auto res = r.feed(std::string_view(pending).substr(pos), chunk, max_out);
+      std::string_view piece;
+      const std::string_view rest = std::string_view(pending).substr(pos);
+      const auto res =
+          in_place ? r.feed_in_place(rest, piece, chunk, max_out) : r.feed(rest, chunk, max_out);
+      // A piece is part of the input and comes alone.
+      MAILKIT_FUZZ_CHECK(piece.empty() || chunk.empty());
+      MAILKIT_FUZZ_CHECK(piece.empty() ||
+                         (piece.data() >= rest.data() &&
+                          piece.data() + piece.size() <= rest.data() + rest.size()));
+      if (!piece.empty()) chunk.assign(piece);
       MAILKIT_FUZZ_CHECK(chunk.size() <= std::max<std::size_t>(max_out, 2));
       o.message += chunk;
       pos += res.consumed;
@@ -54,6 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const outcome whole = run_dot({in}, 1 << 20);
   const outcome pieces = run_dot(mailkit::fuzz::split(in, seed), 1 + seed % 97);
   MAILKIT_FUZZ_CHECK(whole == pieces);
+  MAILKIT_FUZZ_CHECK(run_dot({in}, 1 << 20, true) == whole);
+  MAILKIT_FUZZ_CHECK(run_dot(mailkit::fuzz::split(in, seed), 1 + seed % 97, true) == whole);
   if (whole.finished) {
     // RFC 5321 §4.1.1.4: the end is CRLF "." CRLF, with the DATA command's CRLF as the first.
     const std::string framed = "\r\n" + std::string(in.substr(0, whole.consumed));

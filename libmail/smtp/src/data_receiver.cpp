@@ -2,6 +2,7 @@
 // DATA and BDAT receivers (data_receiver.hpp).
 #include <mailkit/smtp/data_receiver.hpp>
 
+#include <cstdint>
 #include <cstring>
 
 namespace mailkit::smtp {
@@ -13,7 +14,39 @@ void dot_receiver::reset() noexcept {
   flaws_ = {};
 }
 
-void dot_receiver::emit(std::string& out, std::string_view bytes) {
+/// The octets of one run(): appended to `text`, or, while they are one contiguous piece of
+/// `in` and `in_place` allows it, only noted as [begin, begin + len) of `in`. The first octets
+/// that do not continue that piece (a removed dot lies between, or they are not from `in`)
+/// move the piece into `text` and everything after goes there too.
+struct dot_receiver::output {
+  std::string& text;
+  std::string_view in;
+  bool in_place = false;
+  const char* begin = nullptr;
+  std::size_t len = 0;
+
+  [[nodiscard]] std::size_t size() const noexcept { return text.size() + len; }
+  [[nodiscard]] bool from_in(std::string_view b) const noexcept {
+    const auto at = reinterpret_cast<std::uintptr_t>(b.data());
+    const auto lo = reinterpret_cast<std::uintptr_t>(in.data());
+    return at >= lo && at + b.size() <= lo + in.size();
+  }
+  void append(std::string_view b) {
+    if (in_place) {
+      if (from_in(b) && (len == 0 || b.data() == begin + len)) {
+        if (len == 0) begin = b.data();
+        len += b.size();
+        return;
+      }
+      text.append(begin, len);
+      len = 0;
+      in_place = false;
+    }
+    text.append(b);
+  }
+};
+
+void dot_receiver::emit(output& out, std::string_view bytes) {
   if (flaws_.too_big) {
     size_ += bytes.size();
     return;
@@ -30,6 +63,19 @@ void dot_receiver::emit(std::string& out, std::string_view bytes) {
 }
 
 receive_result dot_receiver::feed(std::string_view in, std::string& out, std::size_t max_out) {
+  output o{out, in};
+  return run(in, o, max_out);
+}
+
+receive_result dot_receiver::feed_in_place(std::string_view in, std::string_view& piece,
+                                           std::string& out, std::size_t max_out) {
+  output o{out, in, out.empty()};
+  const receive_result r = run(in, o, max_out);
+  piece = o.len > 0 ? std::string_view(o.begin, o.len) : std::string_view();
+  return r;
+}
+
+receive_result dot_receiver::run(std::string_view in, output& out, std::size_t max_out) {
   std::size_t i = 0;
   const std::size_t n = in.size();
   auto note_line = [&](std::size_t len) {
@@ -123,7 +169,9 @@ receive_result dot_receiver::feed(std::string_view in, std::string& out, std::si
     }
     case state::cr:
       if (c == '\n') {
-        emit(out, "\r\n");
+        // The CR and this LF, from `in` when the CR was read from it too (one piece with what
+        // came before).
+        emit(out, i > 0 && in[i - 1] == '\r' ? in.substr(i - 1, 2) : std::string_view("\r\n"));
         note_line(line_len_ + 2);
         line_len_ = 0;
         state_ = state::line_start;

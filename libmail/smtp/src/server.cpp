@@ -220,11 +220,18 @@ event server::next_event() {
     if (phase_ == phase::data) {
       chunk_.clear();
       if (!data_done_) {
-        const auto r = dot_.feed(input, chunk_, cfg_.limits.data_chunk);
+        // The chunk is usually a piece of the input itself (no copy); chunk_ holds it when
+        // unstuffing made it differ from the input.
+        std::string_view piece;
+        const auto r = dot_.feed_in_place(input, piece, chunk_, cfg_.limits.data_chunk);
         consume_input(r.consumed);
         data_done_ = r.finished;
         // Once the message is known to be refused its octets go nowhere.
-        if (dot_.flaws().any()) chunk_.clear();
+        if (dot_.flaws().any()) {
+          chunk_.clear();
+          piece = {};
+        }
+        if (!piece.empty()) return {event_kind::data_chunk, piece};
         if (!chunk_.empty()) return {event_kind::data_chunk, chunk_};
         if (!data_done_) {
           unborrow();

@@ -203,3 +203,64 @@ TEST(SmtpDataReceiver, ChunkReceiverDirect) {
   r.finish_message();
   EXPECT_TRUE(r.flaws().bare_line_ending); // a CR at the very end is bare
 }
+
+// feed_in_place: a chunk without stuffing is a piece of the input itself; a removed dot, a
+// CRLF split between two inputs or a bare line ending makes it a copy, with the same octets
+// feed() gives.
+TEST(SmtpDataReceiver, InPlaceWhereNothingIsUnstuffed) {
+  server_limits l;
+  {
+    dot_receiver r(l);
+    const std::string in = "Subject: x\r\n\r\nbody line\r\nmore\r\n.\r\nQUIT\r\n";
+    std::string out;
+    std::string_view piece;
+    const auto res = r.feed_in_place(in, piece, out, 1 << 20);
+    EXPECT_TRUE(res.finished);
+    EXPECT_EQ(res.consumed, in.size() - 6);
+    EXPECT_TRUE(out.empty());
+    EXPECT_EQ(piece, "Subject: x\r\n\r\nbody line\r\nmore\r\n");
+    EXPECT_EQ(piece.data(), in.data()); // not copied
+  }
+  {
+    dot_receiver r(l);
+    const std::string in = "a\r\n..b\r\nc\r\n.\r\n";
+    std::string out;
+    std::string_view piece;
+    r.feed_in_place(in, piece, out, 1 << 20);
+    EXPECT_TRUE(piece.empty());
+    EXPECT_EQ(out, "a\r\n.b\r\nc\r\n");
+  }
+  {
+    // The CR at the end of one input, its LF at the start of the next.
+    dot_receiver r(l);
+    std::string out;
+    std::string_view piece;
+    const std::string first = "line one\r";
+    auto res = r.feed_in_place(first, piece, out, 1 << 20);
+    EXPECT_EQ(res.consumed, first.size());
+    EXPECT_EQ(piece, "line one");
+    const std::string second = "\nline two\r\n.\r\n";
+    res = r.feed_in_place(second, piece, out, 1 << 20);
+    EXPECT_TRUE(res.finished);
+    EXPECT_TRUE(piece.empty());
+    EXPECT_EQ(out, "\r\nline two\r\n");
+  }
+  {
+    // The chunk limit: pieces of at most max_out octets, then the rest.
+    dot_receiver r(l);
+    const std::string in = std::string(100, 'x') + "\r\n" + std::string(50, 'y') + "\r\n.\r\n";
+    std::string all;
+    std::size_t pos = 0;
+    for (int guard = 0; guard < 100 && pos < in.size(); ++guard) {
+      std::string out;
+      std::string_view piece;
+      const auto res = r.feed_in_place(std::string_view(in).substr(pos), piece, out, 40);
+      EXPECT_LE(piece.size() + out.size(), 40U);
+      all += piece.empty() ? out : std::string(piece);
+      pos += res.consumed;
+      if (res.finished) break;
+    }
+    EXPECT_EQ(all, in.substr(0, in.size() - 3));
+    EXPECT_FALSE(r.flaws().any());
+  }
+}

@@ -55,6 +55,12 @@ public:
   /// whole) or when the end is found. Octets past the size limit
   /// are counted but not appended. The terminating ".\r\n" is consumed, not appended.
   receive_result feed(std::string_view in, std::string& out, std::size_t max_out);
+  /// As feed(), without copying octets that are one contiguous piece of `in` (nothing
+  /// unstuffed, dropped or refused among them, the usual case): they are then `piece`, a part
+  /// of `in`, and `out` is untouched; otherwise `piece` is empty and they are appended to
+  /// `out` as by feed(). `out` must be empty.
+  receive_result feed_in_place(std::string_view in, std::string_view& piece, std::string& out,
+                               std::size_t max_out);
 
   [[nodiscard]] const data_flaws& flaws() const noexcept { return flaws_; }
   /// Message octets so far (including dropped ones past the size limit).
@@ -62,7 +68,9 @@ public:
 
 private:
   enum class state { line_start, dot, dot_cr, mid, cr };
-  void emit(std::string& out, std::string_view bytes);
+  struct output; // where run() puts the octets (data_receiver.cpp)
+  receive_result run(std::string_view in, output& out, std::size_t max_out);
+  void emit(output& out, std::string_view bytes);
 
   server_limits limits_;
   state state_ = state::line_start;
