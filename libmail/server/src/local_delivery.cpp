@@ -48,13 +48,14 @@ void local_delivery::deliver(std::span<queue::delivery_item> items) {
     const std::vector<std::size_t>& idx = group.second;
     // The usage is read only for an account with a quota (the limits come from memory).
     auto limits = store_->account_quota(account);
-    auto usage = limits && (limits->bytes || limits->messages)
-                     ? store_->account(account)
-                     : expected<store::account_info>(store::account_info{account, {}, 0, 0});
-    auto error = !limits ? limits.error() : !usage ? usage.error() : mailkit::error_code{};
-    if (error) {
+    expected<store::account_info> usage = store::account_info{account, {}, 0, 0};
+    if (!limits)
+      usage = make_unexpected(limits.error());
+    else if (limits->bytes || limits->messages)
+      usage = store_->account(account);
+    if (!usage) {
       for (auto i : idx)
-        items[i].result = from_store_error(error);
+        items[i].result = from_store_error(usage.error());
       continue;
     }
     const store::account_info* info = &*usage;

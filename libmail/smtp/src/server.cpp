@@ -59,6 +59,10 @@ server::server(server_config cfg)
 
 void server::feed(std::string_view bytes) {
   if (closing_ || closed_) return;
+  append_input(bytes);
+}
+
+void server::append_input(std::string_view bytes) {
   if (pos_ > 0) {
     in_.erase(0, pos_);
     pos_ = 0;
@@ -81,11 +85,7 @@ void server::feed_borrowed(std::string_view bytes) {
 
 void server::unborrow() {
   if (borrowed_.data() == nullptr) return;
-  if (pos_ > 0) {
-    in_.erase(0, pos_);
-    pos_ = 0;
-  }
-  in_.append(borrowed_);
+  append_input(borrowed_);
   borrowed_ = {};
 }
 

@@ -585,25 +585,13 @@ public:
   expected<quota> account_quota(std::string_view address) override {
     auto a = normalize_address(address);
     if (!a) return make_unexpected(a.error());
-    std::uint64_t version = 0;
-    {
-      std::lock_guard lock(resolved_mu_);
-      if (auto it = quotas_.find(*a); it != quotas_.end()) return it->second;
-      version = directory_version_;
-    }
-    auto r = read([&](connection& c) -> expected<quota> {
-      auto row = account_row_of(c, *a);
-      if (!row) return make_unexpected(row.error());
-      return row->limit;
+    return directory_cached(quotas_, *a, [&] {
+      return read([&](connection& c) -> expected<quota> {
+        auto row = account_row_of(c, *a);
+        if (!row) return make_unexpected(row.error());
+        return row->limit;
+      });
     });
-    if (r) {
-      std::lock_guard lock(resolved_mu_);
-      if (version == directory_version_) {
-        if (quotas_.size() >= max_resolved) quotas_.clear();
-        quotas_.emplace(*a, *r);
-      }
-    }
-    return r;
   }
 
   expected<void> set_quota(std::string_view address, quota q) override {
@@ -737,19 +725,26 @@ public:
   expected<resolution> resolve_recipient(std::string_view address) override {
     auto a = normalize_address(address);
     if (!a) return make_unexpected(a.error());
+    return directory_cached(resolved_, *a, [&] { return resolve_uncached(*a); });
+  }
+
+  /// `cache[key]`, or `compute()` kept there when it succeeds (cleared when full).
+  template <class V, class F>
+  expected<V> directory_cached(std::unordered_map<std::string, V>& cache, const std::string& key,
+                               F&& compute) {
     std::uint64_t version = 0;
     {
       std::lock_guard lock(resolved_mu_);
-      if (auto it = resolved_.find(*a); it != resolved_.end()) return it->second;
+      if (auto it = cache.find(key); it != cache.end()) return it->second;
       version = directory_version_;
     }
-    auto r = resolve_uncached(*a);
+    expected<V> r = std::forward<F>(compute)();
     if (r) {
       std::lock_guard lock(resolved_mu_);
       // Not an answer read before a directory change that has cleared the cache since.
       if (version == directory_version_) {
-        if (resolved_.size() >= max_resolved) resolved_.clear();
-        resolved_.emplace(*a, *r);
+        if (cache.size() >= max_resolved) cache.clear();
+        cache.emplace(key, *r);
       }
     }
     return r;

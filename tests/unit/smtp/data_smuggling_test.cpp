@@ -58,7 +58,7 @@ TEST(SmtpSmuggling, DataNeverEndsEarly) {
             d.run(in.substr(split), piece);
           }
           SCOPED_TRACE(std::string(v.name) + (pipelined ? " pipelined" : "") + " piece " +
-                       std::to_string(piece));
+                       std::to_string(piece) + (borrow ? " borrowed" : ""));
           EXPECT_TRUE(d.messages.empty());
           EXPECT_EQ(d.aborted, 1U);
           // The smuggled MAIL/RCPT/DATA were never commands: no second 250/354.

@@ -90,6 +90,14 @@ std::string pattern(std::size_t n, std::uint32_t seed) {
          << "got " << got.size() << " bytes, want " << want.size() << ", first difference at " << i;
 }
 
+/// The database at `path`, reopened on SQLite's own VFS: intact and holding `expect`.
+void expect_intact(const std::string& path, const std::map<std::int64_t, std::string>& expect) {
+  db again(path, nullptr);
+  EXPECT_EQ(again.integrity(), "ok");
+  for (const auto& [k, v] : expect)
+    EXPECT_TRUE(same(again.get(k), v)) << "row " << k;
+}
+
 /// Registers the VFS the way the store does: by opening one.
 void register_vfs(const temp_dir& t) {
   auto s = open_store(t.sub("store"));
@@ -147,10 +155,7 @@ TEST(store_wal_vfs, every_commit_size_is_whole_and_visible_at_once) {
       EXPECT_TRUE(same(r.get(k), v)) << "row " << k;
     EXPECT_EQ(r.integrity(), "ok");
   }
-  db again(path, nullptr);
-  EXPECT_EQ(again.integrity(), "ok");
-  for (const auto& [k, v] : expect)
-    EXPECT_TRUE(same(again.get(k), v)) << "row " << k;
+  expect_intact(path, expect);
 }
 
 TEST(store_wal_vfs, a_transaction_larger_than_the_cache_rewrites_its_own_frames) {
@@ -190,11 +195,8 @@ TEST(store_wal_vfs, a_transaction_larger_than_the_cache_rewrites_its_own_frames)
     EXPECT_EQ(r.get(1000), "<missing>");
     ASSERT_EQ(w.exec("PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
   }
-  db again(path, nullptr);
-  EXPECT_EQ(again.integrity(), "ok");
-  for (const auto& [k, v] : expect)
-    ASSERT_TRUE(same(again.get(k), v)) << "row " << k;
-  EXPECT_EQ(again.get(1000), "<missing>");
+  expect_intact(path, expect);
+  EXPECT_EQ(db(path, nullptr).get(1000), "<missing>");
 }
 
 TEST(store_wal_vfs, large_appends_reach_the_stores_readers) {

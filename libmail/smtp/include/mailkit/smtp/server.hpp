@@ -183,6 +183,7 @@ private:
   enum class pending { none, connect, helo, mail, rcpt, auth, data_start, message, tls };
 
   event pop_queued();
+  void append_input(std::string_view bytes);
   void unborrow();
   [[nodiscard]] std::string_view input() const noexcept;
   void consume_input(std::size_t n) noexcept;
