@@ -238,4 +238,50 @@ bool iless::operator()(std::string_view a, std::string_view b) const noexcept {
   return a.size() < b.size();
 }
 
+namespace {
+
+/// Pieces below glibc's `rep movsb` threshold (2112 bytes with AVX2, the tunable
+/// glibc.cpu.x86_rep_movsb_threshold), so that each is copied with vector loads and stores.
+constexpr std::size_t copy_piece = 2048;
+
+/// glibc's memcpy, called: GCC expands a copy it knows to be at most 2 KiB inline as
+/// `rep movsq`, which has the same slow case.
+void* (*volatile libc_memcpy)(void*, const void*, std::size_t) = std::memcpy;
+
+/// Is `dst - src` (mod 4096) in the range where `rep movsb` is slow on AMD Zen?
+bool slow_alias(const void* dst, const void* src) noexcept {
+  const auto d = (reinterpret_cast<std::uintptr_t>(dst) - reinterpret_cast<std::uintptr_t>(src)) &
+                 std::uintptr_t{4095};
+  return d != 0 && d < 64;
+}
+
+} // namespace
+
+void copy_bytes(void* dst, const void* src, std::size_t n) noexcept {
+  if (n <= copy_piece || !slow_alias(dst, src)) {
+    std::memcpy(dst, src, n);
+    return;
+  }
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* s = static_cast<const unsigned char*>(src);
+  auto* copy = libc_memcpy;
+  for (std::size_t done = 0; done < n; done += copy_piece)
+    copy(d + done, s + done, std::min(copy_piece, n - done));
+}
+
+void append_bytes(std::string& out, std::string_view data) {
+  const std::size_t at = out.size();
+  if (data.size() > copy_piece) {
+    // reserve() grows geometrically in libstdc++ (as append would), so repeated calls stay
+    // amortized linear; the destination address is known only after it.
+    out.reserve(at + data.size());
+    if (slow_alias(out.data() + at, data.data())) {
+      out.resize(at + data.size()); // within the capacity: the bytes stay where they are
+      copy_bytes(out.data() + at, data.data(), data.size());
+      return;
+    }
+  }
+  out.append(data);
+}
+
 } // namespace mailkit

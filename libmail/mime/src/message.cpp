@@ -938,7 +938,9 @@ expected<message> parse(std::string data, const limits& lim) {
 }
 
 expected<message> parse(std::string_view data, const limits& lim) {
-  return parse(std::string(data), lim);
+  std::string copy;
+  append_bytes(copy, data);
+  return parse(std::move(copy), lim);
 }
 
 } // namespace mailkit::mime

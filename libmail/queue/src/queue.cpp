@@ -3,6 +3,7 @@
 // schedule, DSNs, recovery scan.
 #include "sqlite_db.hpp"
 
+#include <mailkit/core/bytes.hpp>
 #include <mailkit/core/log.hpp>
 #include <mailkit/queue/queue.hpp>
 
@@ -192,13 +193,13 @@ public:
         buf_.reserve(std::min(o_.memory_buffer,
                               std::max({need, 2 * buf_.capacity(), std::size_t{128} * 1024})));
       }
-      buf_.append(chunk);
+      append_bytes(buf_, chunk);
       return {};
     }
     if (fd_ < 0) {
       if (auto r = open_file(); !r) return r;
     }
-    buf_.append(chunk);
+    append_bytes(buf_, chunk);
     if (buf_.size() >= 256 * 1024) return flush();
     return {};
   }

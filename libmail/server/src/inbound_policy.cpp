@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <mailkit/core/bytes.hpp>
 #include <mailkit/core/log.hpp>
 #include <mailkit/dkim/auth_results.hpp>
 #include <mailkit/dmarc/authenticate.hpp>
@@ -323,7 +324,7 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
       if (auto m = w->in_memory()) {
         data.reserve(trace.size() + m->size());
         data = trace;
-        data += *m;
+        append_bytes(data, *m);
       } else if (auto c = w->contents()) {
         data = trace + *c;
       }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <mailkit/core/bytes.hpp>
 #include <mailkit/core/log.hpp>
 #include <mailkit/server/local_delivery.hpp>
 
@@ -69,7 +70,8 @@ void local_delivery::deliver(std::span<queue::delivery_item> items) {
       const auto& it = items[i];
       std::string b = "Return-Path: <" + it.env->reverse_path + ">\r\n";
       if (opts_.delivered_to) b += "Delivered-To: " + local_address(*it.rcpt) + "\r\n";
-      b += it.message;
+      b.reserve(b.size() + it.message.size());
+      append_bytes(b, it.message);
       // Quota, checked against the account's usage before this batch (deliver() of the
       // store checks one message; a batch is checked here, message by message).
       const auto& q = info->limit;

@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
 #include <vector>
 
 using namespace mailkit;
@@ -104,4 +107,55 @@ TEST(HeaderValues, DotAtomTokenQuotedComment) {
   EXPECT_EQ(quoted_string("a \"b\" \\c"), "\"a \\\"b\\\" \\\\c\"");
   EXPECT_EQ(quoted_string("x\r\nInjected: y"), "\"xInjected: y\"");
   EXPECT_EQ(comment_text("a (b) \\ c\r\n"), "a \\(b\\) \\\\ c");
+}
+
+// copy_bytes and append_bytes take a different path when the destination is 1 to 63 bytes
+// after the source modulo 4096 (core/bytes.hpp): every such offset and its neighbours, sizes
+// on both sides of the piece size and of several pieces, each compared with memcpy's result.
+TEST(bytes, copy_bytes_copies_at_every_alignment) {
+  std::vector<unsigned char> src(3 * 4096 + 70 * 1024);
+  for (std::size_t i = 0; i < src.size(); ++i)
+    src[i] = static_cast<unsigned char>(i * 131 + (i >> 8));
+  std::vector<unsigned char> dst(src.size() + 8192);
+  for (std::size_t delta : {0, 1, 7, 8, 16, 31, 32, 63, 64, 65, 4000, 4095}) {
+    for (std::size_t n : {0, 1, 2047, 2048, 2049, 4096, 6000, 65536 + 13}) {
+      std::fill(dst.begin(), dst.end(), 0xEE);
+      const unsigned char* s = src.data() + 64;
+      // The destination `delta` bytes after the source modulo 4096.
+      auto base = reinterpret_cast<std::uintptr_t>(dst.data()) + 4096;
+      base -= (base - reinterpret_cast<std::uintptr_t>(s)) & 4095;
+      unsigned char* d = reinterpret_cast<unsigned char*>(base + delta);
+      ASSERT_LE(d + n + 1, dst.data() + dst.size());
+      copy_bytes(d, s, n);
+      EXPECT_EQ(std::memcmp(d, s, n), 0) << "delta " << delta << " size " << n;
+      EXPECT_EQ(d[n], 0xEE) << "wrote past the end: delta " << delta << " size " << n;
+      EXPECT_EQ(d[-1], 0xEE) << "wrote before the start: delta " << delta << " size " << n;
+    }
+  }
+}
+
+TEST(bytes, append_bytes_appends_like_append) {
+  std::string src(200 * 1024, '\0');
+  for (std::size_t i = 0; i < src.size(); ++i)
+    src[i] = static_cast<char>(i * 7 + 3);
+  // Prefixes of every length up to 80 bytes move the destination through every offset from
+  // the source that the split path covers, and past it.
+  for (std::size_t prefix = 0; prefix < 80; ++prefix) {
+    for (std::size_t n : {0, 100, 2048, 2049, 9000, 102400}) {
+      std::string out(prefix, 'p');
+      std::string want = out;
+      const std::string_view piece(src.data() + prefix % 17, n);
+      append_bytes(out, piece);
+      want.append(piece);
+      ASSERT_EQ(out, want) << "prefix " << prefix << " size " << n;
+    }
+  }
+  // Many appends in a row (the queue writer's pattern) stay correct as the string grows.
+  std::string out, want;
+  for (std::size_t i = 0; i < 60; ++i) {
+    const std::string_view piece(src.data() + i, 2000 + i * 97);
+    append_bytes(out, piece);
+    want.append(piece);
+  }
+  EXPECT_EQ(out, want);
 }
