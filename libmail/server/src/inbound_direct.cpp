@@ -36,7 +36,8 @@ bool inbound_direct::eligible(const queue::envelope& e) noexcept {
   });
 }
 
-void inbound_direct::async_deliver(queue::envelope e, std::string message, handler done) {
+void inbound_direct::async_deliver(queue::envelope e, std::string trace, std::string_view message,
+                                   handler done) {
   {
     std::unique_lock lock(mu_);
     if (!stopping_ && busy_ == 0 && pending_.empty()) {
@@ -45,14 +46,14 @@ void inbound_direct::async_deliver(queue::envelope e, std::string message, handl
       ++busy_;
       lock.unlock();
       std::vector<pending> one;
-      one.push_back({std::move(e), std::move(message), std::move(done)});
+      one.push_back({std::move(e), std::move(trace), message, std::move(done)});
       deliver(one);
       lock.lock();
       --busy_;
       return;
     }
     if (!stopping_) {
-      pending_.push_back({std::move(e), std::move(message), std::move(done)});
+      pending_.push_back({std::move(e), std::move(trace), message, std::move(done)});
       cv_.notify_one();
       return;
     }
@@ -82,8 +83,10 @@ void inbound_direct::run() {
       // Group commit: everything waiting now, up to the batch bounds.
       std::uint64_t bytes = 0;
       while (!pending_.empty() && batch.size() < o_.max_batch &&
-             (batch.empty() || bytes + pending_.front().message.size() <= o_.max_batch_bytes)) {
-        bytes += pending_.front().message.size();
+             (batch.empty() ||
+              bytes + pending_.front().message.size() + pending_.front().trace.size() <=
+                  o_.max_batch_bytes)) {
+        bytes += pending_.front().message.size() + pending_.front().trace.size();
         batch.push_back(std::move(pending_.front()));
         pending_.pop_front();
       }
@@ -105,6 +108,7 @@ void inbound_direct::deliver(std::vector<pending>& batch) {
       it.index = i;
       it.rcpt = &p.env.recipients[i];
       it.message = p.message;
+      it.trace = p.trace;
       it.first_attempt = true; // straight from the SMTP session: no queue file, no retry yet
       items.push_back(it);
     }

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 
 namespace mailkit::server {
 namespace {
@@ -319,21 +320,21 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
     if (direct && inbound_direct::eligible(qe)) {
       // Local mail straight into the store (inbound_direct.hpp): one durable write, and the
       // 250 only after it has committed (DESIGN.md §4). What it cannot deliver goes to the
-      // queue below, so the 250 then also waits for the queue's commit.
-      std::string data;
-      if (auto m = w->in_memory()) {
-        data.reserve(trace.size() + m->size());
-        data = trace;
-        append_bytes(data, *m);
-      } else if (auto c = w->contents()) {
-        data = trace + *c;
+      // queue below, so the 250 then also waits for the queue's commit. The data goes over
+      // in place (the writer's memory, or the file read once), which `held` keeps until the
+      // handler has run; the trace fields go apart (delivery_item::trace).
+      std::optional<std::string> from_file;
+      const auto m = w->in_memory();
+      if (!m) {
+        if (auto c = w->contents()) from_file = std::move(*c);
       }
-      if (!data.empty()) {
+      if (m || from_file) {
         qe.received = now_us; // the copies' internal date
-        auto held = std::make_shared<held_message>(
-            held_message{std::move(w), qe, std::move(trace), std::move(done)});
+        auto held = std::make_shared<held_message>(held_message{
+            std::move(w), qe, std::move(trace), std::move(done), std::move(from_file)});
+        const std::string_view data = m ? *m : std::string_view(*held->from_file);
         direct->async_deliver(
-            std::move(qe), std::move(data),
+            std::move(qe), held->trace, data,
             [self = shared_from_this(), held](std::vector<queue::delivery_result> rs) {
               self->after_direct(*held, rs);
             });
@@ -348,6 +349,7 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
     queue::envelope env;
     std::string trace;
     smtp::decision_handler done;
+    std::optional<std::string> from_file; ///< the data, when the writer had it in a file
   };
 
   void after_direct(held_message& h, const std::vector<queue::delivery_result>& rs) {

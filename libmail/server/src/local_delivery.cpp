@@ -70,7 +70,8 @@ void local_delivery::deliver(std::span<queue::delivery_item> items) {
       const auto& it = items[i];
       std::string b = "Return-Path: <" + it.env->reverse_path + ">\r\n";
       if (opts_.delivered_to) b += "Delivered-To: " + local_address(*it.rcpt) + "\r\n";
-      b.reserve(b.size() + it.message.size());
+      b.reserve(b.size() + it.trace.size() + it.message.size());
+      b += it.trace;
       append_bytes(b, it.message);
       // Quota, checked against the account's usage before this batch (deliver() of the
       // store checks one message; a batch is checked here, message by message).

@@ -6,6 +6,7 @@
 #include <mailkit/core/log.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <utility>
 
@@ -206,6 +207,7 @@ void outbound::deliver(std::span<queue::delivery_item> items) {
   std::vector<relay::outbound_message> msgs;
   std::vector<const std::vector<std::size_t>*> groups;
   msgs.reserve(by_message.size());
+  std::deque<std::string> joined; // stays put while msgs refer to it
   for (const auto& [env, idx] : by_message) {
     relay::outbound_message m;
     m.queue_id = std::string(items[idx.front()].queue_id);
@@ -216,7 +218,14 @@ void outbound::deliver(std::span<queue::delivery_item> items) {
     else if (env->ret == queue::ret_type::hdrs)
       m.ret = "HDRS";
     m.envid = env->envid;
-    m.data = items[idx.front()].message;
+    const auto& first = items[idx.front()];
+    if (first.trace.empty()) {
+      m.data = first.message;
+    } else {
+      // Trace fields handed apart (delivery_item::trace): the relay sends one message.
+      joined.push_back(std::string(first.trace) + std::string(first.message));
+      m.data = joined.back();
+    }
     m.prio = priority_of(m.data);
     for (const std::size_t i : idx)
       m.recipients.push_back(to_outbound_recipient(*items[i].rcpt));

@@ -269,6 +269,14 @@ TEST_F(policy_fixture, DeliveredWithTraceFieldsAndDeduplicated) {
   ld.deliver(items);
   EXPECT_EQ(items[0].result.outcome, q::delivery_result::status::duplicate);
   EXPECT_EQ(mailbox("alice@example.com", "INBOX").size(), 1u);
+  // The trace fields handed apart (direct acceptance's form) make the same stored message.
+  const auto data_at = queued.find("From: ");
+  ASSERT_NE(data_at, std::string::npos);
+  items[0].trace = std::string_view(queued).substr(0, data_at);
+  items[0].message = std::string_view(queued).substr(data_at);
+  ld.deliver(items);
+  EXPECT_EQ(items[0].result.outcome, q::delivery_result::status::duplicate);
+  EXPECT_EQ(mailbox("alice@example.com", "INBOX").size(), 1u);
   // A first attempt (direct acceptance, before any queue file) cannot meet an earlier copy
   // and does not look for one (no content hash, no lookup): here, where the test made one on
   // purpose, it is stored.
@@ -320,6 +328,9 @@ TEST_F(policy_fixture, DirectDeliveryIsInTheMailboxAtThe250) {
             0u)
       << inbox[0];
   EXPECT_NE(inbox[0].find("spf=pass"), std::string::npos);
+  const std::string sent = "From: x@good.example\r\nSubject: hello\r\n\r\nbody\r\n";
+  ASSERT_GE(inbox[0].size(), sent.size());
+  EXPECT_EQ(inbox[0].substr(inbox[0].size() - sent.size()), sent); // the data, whole, last
   // DMARC quarantine: straight into Junk.
   s.peer_address = "198.51.100.1";
   smtp::envelope qu;
@@ -441,7 +452,7 @@ TEST(InboundDirect, GroupCommitTakesEverythingWaiting) {
   const auto caller = std::this_thread::get_id();
   std::thread::id ran_on;
   std::thread first([&] {
-    d.async_deliver(local_envelope(0), "Subject: 0\r\n\r\nx\r\n",
+    d.async_deliver(local_envelope(0), "", "Subject: 0\r\n\r\nx\r\n",
                     [&](std::vector<q::delivery_result> rs) {
                       ran_on = std::this_thread::get_id();
                       handler(std::move(rs));
@@ -455,7 +466,7 @@ TEST(InboundDirect, GroupCommitTakesEverythingWaiting) {
   for (int t = 0; t < 4; ++t)
     senders.emplace_back([&, t] {
       for (int i = 0; i < 10; ++i)
-        d.async_deliver(local_envelope(1 + t * 10 + i), "Subject: n\r\n\r\nx\r\n", handler);
+        d.async_deliver(local_envelope(1 + t * 10 + i), "", "Subject: n\r\n\r\nx\r\n", handler);
     });
   for (auto& t : senders)
     t.join();
@@ -474,7 +485,7 @@ TEST(InboundDirect, GroupCommitTakesEverythingWaiting) {
   EXPECT_EQ(st.delivered, 82u);
   // Stopped: an answer at once, transient, so that the policy queues the message instead.
   std::vector<q::delivery_result> late;
-  d.async_deliver(local_envelope(99), "Subject: late\r\n\r\nx\r\n",
+  d.async_deliver(local_envelope(99), "", "Subject: late\r\n\r\nx\r\n",
                   [&](std::vector<q::delivery_result> rs) { late = std::move(rs); });
   ASSERT_EQ(late.size(), 2u);
   EXPECT_EQ(late[0].outcome, q::delivery_result::status::transient);

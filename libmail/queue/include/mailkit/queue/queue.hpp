@@ -122,6 +122,10 @@ struct delivery_item {
   std::size_t index = 0; ///< recipient index in env->recipients
   const recipient* rcpt = nullptr;
   std::string_view message; ///< the message as queued: our trace fields, then the data
+  /// Our trace fields when they are not at the top of `message` but go before it: direct
+  /// acceptance (server::inbound_direct) hands them apart, which spares a copy of the data.
+  /// Empty for the queue's items. A target delivers `trace` then `message`.
+  std::string_view trace;
   /// Never handed to a target before, by anyone (direct acceptance, before any queue file):
   /// no earlier copy can exist, so a target need not look for one.
   bool first_attempt = false;

@@ -60,14 +60,15 @@ public:
   /// notification (RFC 3461 §4.1: the queue writes DSNs), not a DSN itself.
   [[nodiscard]] static bool eligible(const queue::envelope& e) noexcept;
 
-  /// Deliver `message` (our trace fields, then the data, as the queue would hand it to local
-  /// delivery) to every recipient of `e`. `e.id` names the message (its Received field carries
-  /// it) and `e.received` (microseconds) is the internal date. `done` is called with one
-  /// result per recipient after the delivered copies are durable: on a committer thread, or
-  /// on the calling thread before this returns when nothing else was being delivered (then
-  /// the caller does the store's work itself); at once with transient results ("4.3.2") when
+  /// Deliver `trace` (our trace fields) followed by `message` (the data as received) to every
+  /// recipient of `e`, as the queue would hand them to local delivery. `message` is not
+  /// copied: it must stay valid until `done` has been called. `e.id` names the message (its
+  /// Received field carries it) and `e.received` (microseconds) is the internal date. `done` is
+  /// called with one result per recipient after the delivered copies are durable: on a committer
+  /// thread, or on the calling thread before this returns when nothing else was being delivered
+  /// (then the caller does the store's work itself); at once with transient results ("4.3.2") when
   /// stopped. May block (the store's fsyncs): never call it on an I/O thread.
-  void async_deliver(queue::envelope e, std::string message, handler done);
+  void async_deliver(queue::envelope e, std::string trace, std::string_view message, handler done);
 
   /// Finish what was handed over (every handler is called), then stop the threads. Further
   /// calls of async_deliver answer at once with transient results.
@@ -84,7 +85,8 @@ public:
 private:
   struct pending {
     queue::envelope env;
-    std::string message;
+    std::string trace;
+    std::string_view message;
     handler done;
   };
   void run();
