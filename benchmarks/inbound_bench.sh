@@ -12,12 +12,13 @@
 #      (target >= 3.0) (benchmarks/inbound/bench.py).
 # Needs the targets smtp_harness_server and mailkit_inbound_server, the postfix package and
 # root (Postfix's daemons). Bounded: fixed counts, a timeout per run and per part. ROUNDS (or
-# MAILKIT_BENCH_ROUNDS) repeats each part that many times; the tables give medians.
+# MAILKIT_BENCH_ROUNDS, default 3) repeats each part that many times, interleaved; the tables give
+# medians.
 set -euo pipefail
 [[ $# -ge 1 ]] || { echo "usage: $0 BUILD_DIR [ROUNDS]" >&2; exit 2; }
 BUILD=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROUNDS=${2:-${MAILKIT_BENCH_ROUNDS:-1}}
+ROUNDS=${2:-${MAILKIT_BENCH_ROUNDS:-3}}
 SERVER=$BUILD/tests/interop/inbound/mailkit_inbound_server
 HARNESS=$BUILD/tests/interop/smtp_server/smtp_harness_server
 [[ -x $SERVER ]] || { echo "inbound_bench.sh: build mailkit_inbound_server first" >&2; exit 1; }
