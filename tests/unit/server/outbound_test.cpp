@@ -160,6 +160,28 @@ TEST(outbound_result, outcome_table) {
   EXPECT_EQ(r.hold_until, 1700006400);
 }
 
+// Trace fields handed apart from the data (delivery_item::trace, the direct path's form) go
+// out in front of it: here the relay's 4096-octet limit refuses the whole, which the data
+// alone would not pass.
+TEST_F(outbound_fixture, trace_fields_handed_apart_go_out_with_the_data) {
+  auto out = std::make_shared<server::outbound>(make_transport(relay_config()));
+  q::envelope e = envelope("a@example.com", {"b@dest.example"});
+  e.id = "00000000000000000001";
+  const std::string trace =
+      "Received: from x\r\n\tby mx.example.com; " + std::string(4000, 'x') + "\r\n";
+  q::delivery_item it;
+  it.queue_id = e.id;
+  it.env = &e;
+  it.rcpt = &e.recipients[0];
+  it.trace = trace;
+  it.message = message;
+  std::vector<q::delivery_item> items{it};
+  out->deliver(items);
+  EXPECT_EQ(items[0].result.outcome, q::delivery_result::status::permanent)
+      << items[0].result.reply;
+  EXPECT_EQ(items[0].result.enhanced, "5.3.4") << items[0].result.reply;
+}
+
 TEST_F(outbound_fixture, quota_used_up_holds_without_bounce_until_the_reset) {
   auto t = make_transport(relay_config());
   // Today's single unit is used up already.
