@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <mailkit/core/bytes.hpp>
 #include <mailkit/core/log.hpp>
 #include <mailkit/dkim/auth_results.hpp>
 #include <mailkit/dmarc/authenticate.hpp>
