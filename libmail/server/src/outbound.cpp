@@ -223,8 +223,7 @@ void outbound::deliver(std::span<queue::delivery_item> items) {
       m.data = first.message;
     } else {
       // Trace fields handed apart (delivery_item::trace): the relay sends one message.
-      joined.push_back(std::string(first.trace) + std::string(first.message));
-      m.data = joined.back();
+      m.data = joined.emplace_back(first.trace).append(first.message);
     }
     m.prio = priority_of(m.data);
     for (const std::size_t i : idx)

@@ -32,12 +32,16 @@ constexpr std::size_t page_slack = 4096;
 struct wal_file {
   sqlite3_file base; // pMethods = &wal_methods
   sqlite3_file* real;
-  unsigned char* mem; // cap + page_slack bytes; the gathered ones start at mem + off
-  std::size_t off;    // at % 4096
+  unsigned char* mem; // cap + page_slack bytes; the gathered ones start at gathered()
   std::size_t len;    // gathered bytes, for the file from offset `at`
   std::size_t cap;
   sqlite3_int64 at;
 };
+
+/// Where the gathered bytes start: at `at`'s offset in its page.
+unsigned char* gathered(wal_file* f) {
+  return f->mem + (static_cast<std::size_t>(f->at) & (page_slack - 1));
+}
 
 wal_file* self(sqlite3_file* f) {
   return reinterpret_cast<wal_file*>(f);
@@ -50,7 +54,7 @@ int flush(wal_file* f) {
   int rc = SQLITE_OK;
   for (std::size_t done = 0; done < f->len && rc == SQLITE_OK;) {
     const std::size_t n = std::min(f->len - done, max_write);
-    rc = f->real->pMethods->xWrite(f->real, f->mem + f->off + done, static_cast<int>(n),
+    rc = f->real->pMethods->xWrite(f->real, gathered(f) + done, static_cast<int>(n),
                                    f->at + static_cast<sqlite3_int64>(done));
     done += n;
   }
@@ -91,7 +95,7 @@ int x_write(sqlite3_file* p, const void* data, int amount, sqlite3_int64 offset)
   const auto n = static_cast<std::size_t>(amount);
   if (f->len > 0 && offset == f->at + static_cast<sqlite3_int64>(f->len) &&
       f->len + n <= max_gathered && reserve(f, f->len + n)) {
-    copy_bytes(f->mem + f->off + f->len, data, n);
+    copy_bytes(gathered(f) + f->len, data, n);
     f->len += n;
     return SQLITE_OK;
   }
@@ -99,10 +103,9 @@ int x_write(sqlite3_file* p, const void* data, int amount, sqlite3_int64 offset)
   if (int rc = flush(f); rc != SQLITE_OK) return rc;
   if (n > max_write || !reserve(f, n))
     return f->real->pMethods->xWrite(f->real, data, amount, offset);
-  f->off = static_cast<std::size_t>(offset) & (page_slack - 1);
-  copy_bytes(f->mem + f->off, data, n);
-  f->len = n;
   f->at = offset;
+  f->len = n;
+  copy_bytes(gathered(f), data, n);
   return SQLITE_OK;
 }
 
@@ -207,7 +210,6 @@ int x_open(sqlite3_vfs*, const char* name, sqlite3_file* p, int flags, int* out_
   f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<unsigned char*>(p) +
                                             ((sizeof(wal_file) + 7) & ~std::size_t{7}));
   f->mem = nullptr;
-  f->off = 0;
   f->len = 0;
   f->cap = 0;
   f->at = 0;
