@@ -365,6 +365,18 @@ def main():
                              "postfix_cpu_s_per_1000": round(med(pf, 2), 3),
                              "mailkit_peak_rss_kb": max(r[3] for r in mk),
                              "postfix_peak_rss_kb": max(r[3] for r in pf)})
+    # Each round's own figures: this machine's speed drifts by a fifth within minutes, and a
+    # round's mailkit and Postfix runs are minutes apart at most, so the per-round ratios show
+    # how much of a median's distance from a target is the machine.
+    print("per round (mailkit/postfix msg/s = ratio):")
+    for sessions, size, _ in CASES:
+        mk = results[("mailkit", sessions, size)]
+        pf = results[("postfix", sessions, size)]
+        rounds = [f"{m[0]:.0f}/{p[0]:.0f} = {m[0] / p[0]:.2f}" for m, p in zip(mk, pf)]
+        print(f"{sessions:>8} {size // 1024:>5}K  " + ", ".join(rounds))
+        out["cases"][[c["sessions"] == sessions and c["size"] == size
+                      for c in out["cases"]].index(True)]["rounds"] = [
+            {"mailkit": round(m[0], 1), "postfix": round(p[0], 1)} for m, p in zip(mk, pf)]
     print(f"ratio mailkit / postfix (accepted and delivered): min {min(ratios):.2f}, median "
           f"{statistics.median(ratios):.2f} (target >= 3.0)")
     print(f"mailkit_inbound_server idle RSS {idle_kb / 1024:.1f} MB (target <= 15 MB); "
