@@ -309,7 +309,9 @@ public:
       if (!j.add.empty()) {
         // The body may be gone already (expunged): nothing to index then.
         if (auto data = bodies_.get(j.add)) {
-          if (auto parsed = mime::parse(*data)) (void)text_->add(j.account, j.add, *parsed);
+          // The body moves into the parsed message (mime::parse(std::string) adopts it).
+          if (auto parsed = mime::parse(std::move(*data)))
+            (void)text_->add(j.account, j.add, *parsed);
         }
       } else {
         (void)text_->forget(j.account, j.forget);
