@@ -3,6 +3,7 @@
 // watched through its socket-state callback, Asio waits for readiness (posix::stream_descriptor
 // async_wait, the descriptor released, never closed: c-ares owns it) and one steady_timer
 // follows ares_timeout(). Queries are built and answers parsed by message.cpp.
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/dns/cares_resolver.hpp>
 #include <mailkit/dns/message.hpp>
 
@@ -386,7 +387,10 @@ cares_resolver::cares_resolver(cares_options options) : owned_(std::make_unique<
   impl_ =
       std::make_shared<impl>(asio::any_io_executor(owned_->ioc.get_executor()), std::move(options));
   impl_->init();
-  owned_->thread = std::thread([ctx = owned_.get()] { ctx->ioc.run(); });
+  owned_->thread = std::thread([ctx = owned_.get()] {
+    name_this_thread("mk-dns");
+    ctx->ioc.run();
+  });
 }
 
 cares_resolver::~cares_resolver() {

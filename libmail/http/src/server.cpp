@@ -8,6 +8,7 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/http/http.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -245,7 +246,10 @@ expected<std::unique_ptr<server>> server::start(server_options options) {
   if (ec) return fail(errc::bind_failed);
   p->port = p->acceptor.local_endpoint().port();
   asio::co_spawn(p->ioc, p->accept_loop(), asio::detached);
-  p->thread = std::thread([raw = p.get()] { raw->ioc.run(); });
+  p->thread = std::thread([raw = p.get()] {
+    name_this_thread("mk-http");
+    raw->ioc.run();
+  });
   return std::unique_ptr<server>(new server(std::move(p)));
 }
 

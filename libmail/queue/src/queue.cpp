@@ -5,6 +5,7 @@
 
 #include <mailkit/core/bytes.hpp>
 #include <mailkit/core/log.hpp>
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/queue/queue.hpp>
 
 #include <fcntl.h>
@@ -135,7 +136,10 @@ class thread_pool {
 public:
   explicit thread_pool(unsigned n) {
     for (unsigned i = 0; i < std::max(1u, n); ++i)
-      threads_.emplace_back([this] { run(); });
+      threads_.emplace_back([this] {
+        name_this_thread("mk-queue-sync");
+        run();
+      });
   }
   ~thread_pool() {
     {
@@ -377,7 +381,10 @@ public:
     std::vector<std::shared_ptr<entry>> missing;
     if (auto r = recover(missing); !r) return r;
     pool_ = std::make_unique<thread_pool>(o_.sync_threads);
-    committer_ = std::thread([this] { commit_loop(); });
+    committer_ = std::thread([this] {
+      name_this_thread("mk-queue-commit");
+      commit_loop();
+    });
     // Records whose file is gone: the content is lost (a damaged disk or an operator's rm).
     // Tell the sender (when a DSN is allowed) and drop the record.
     for (auto& e : missing) {
@@ -487,7 +494,10 @@ public:
     if (!workers_.empty()) return;
     stopping_ = false;
     for (unsigned i = 0; i < std::max(1u, o_.delivery_threads); ++i)
-      workers_.emplace_back([this] { worker_loop(); });
+      workers_.emplace_back([this] {
+        name_this_thread("mk-queue-deliv");
+        worker_loop();
+      });
   }
 
   void stop() override {

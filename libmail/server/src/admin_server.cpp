@@ -10,6 +10,7 @@
 
 #include <mailkit/core/error.hpp>
 #include <mailkit/core/log.hpp>
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/server/admin.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -191,7 +192,10 @@ expected<std::unique_ptr<admin_server>> admin_server::start(admin_options opts,
   p->port = p->acceptor.local_endpoint().port();
   impl* raw = p.get();
   asio::co_spawn(p->ioc, raw->accept_loop(), asio::detached);
-  p->thread = std::thread([raw] { raw->ioc.run(); });
+  p->thread = std::thread([raw] {
+    name_this_thread("mk-admin");
+    raw->ioc.run();
+  });
   return std::unique_ptr<admin_server>(new admin_server(std::move(p)));
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Asio IMAP server: listeners and per-connection coroutines (imap_service.hpp).
 #include <mailkit/core/log.hpp>
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/server/imap_executor.hpp>
 #include <mailkit/server/imap_service.hpp>
 
@@ -37,11 +38,12 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 /// Run `f` on the worker pool and resume on the session's executor. The session's coroutine
 /// waits, so nothing else touches the session's core meanwhile.
 template <class F>
-asio::awaitable<void> offload(asio::thread_pool& pool, F f) {
+asio::awaitable<void> offload(asio::thread_pool& pool, const char* name, F f) {
   auto ex = co_await asio::this_coro::executor;
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [&pool, ex, f = std::move(f)](auto handler) mutable {
-        asio::post(pool, [h = std::move(handler), ex, f = std::move(f)]() mutable {
+      [&pool, name, ex, f = std::move(f)](auto handler) mutable {
+        asio::post(pool, [h = std::move(handler), name, ex, f = std::move(f)]() mutable {
+          name_pool_thread(name);
           f();
           asio::post(ex, std::move(h));
         });
@@ -152,7 +154,7 @@ private:
         // updates are written here. The reading loop only feeds the core meanwhile (during
         // IDLE it waits for this writer before it ends the command).
         if (exec_.resync_needed())
-          co_await offload(svc_->workers_, [this] { exec_.prepare_resync(); });
+          co_await offload(svc_->workers_, "mk-imap-work", [this] { exec_.prepare_resync(); });
         exec_.push_updates(core_);
         watch_changes(); // a resynchronization replaces the subscription
       }
@@ -177,8 +179,8 @@ private:
     co_await wait_writer();
     core_.take_output(wbuf_);
     writing_ = true;
-    const bool ok =
-        co_await (write_buffer() && offload(svc_->workers_, [this] { exec_.resume(core_); }));
+    const bool ok = co_await (
+        write_buffer() && offload(svc_->workers_, "mk-imap-work", [this] { exec_.resume(core_); }));
     writing_ = false;
     write_done_.cancel();
     no_step();
@@ -309,7 +311,8 @@ private:
         std::string user = core_.user(), password = core_.password();
         // Password hashing (Argon2id, tens of milliseconds) runs on its own pool so that logins
         // never hold up other sessions' commands on the store workers.
-        co_await offload(svc_->auth_workers_, [&] { who = exec_.authenticate(user, password); });
+        co_await offload(svc_->auth_workers_, "mk-imap-auth",
+                         [&] { who = exec_.authenticate(user, password); });
         password.assign(password.size(), '\0');
         if (!who) {
           // The line contrib/fail2ban/filter.d/mailkit.conf matches: the client's address
@@ -341,7 +344,7 @@ private:
           // No store work on this thread: the pending updates come from the subscription's
           // queue, and a resynchronization reads the store on a worker first.
           if (exec_.resync_needed())
-            co_await offload(svc_->workers_, [this] { exec_.prepare_resync(); });
+            co_await offload(svc_->workers_, "mk-imap-work", [this] { exec_.prepare_resync(); });
           exec_.execute(core_, ev);
           watch_changes();
           idling_ = true;
@@ -353,7 +356,7 @@ private:
         // the I/O thread: no trip to a store worker and back (two thread wake-ups, which on a
         // loaded machine cost more than the FETCH itself); the rest goes to a worker.
         if (!exec_.execute_without_io(core_, ev))
-          co_await offload(svc_->workers_, [&] { exec_.execute(core_, ev); });
+          co_await offload(svc_->workers_, "mk-imap-work", [&] { exec_.execute(core_, ev); });
         // A large FETCH comes in chunks: what the cache answers is made here once the chunk
         // before is written; the rest on a worker while this one is written, so the client
         // reads while the server works (two chunks in memory at most).
@@ -371,7 +374,7 @@ private:
         idling_ = false;
         co_await wait_writer();
         if (exec_.resync_needed())
-          co_await offload(svc_->workers_, [this] { exec_.prepare_resync(); });
+          co_await offload(svc_->workers_, "mk-imap-work", [this] { exec_.prepare_resync(); });
         exec_.finish_idle(core_);
         break;
       case k::close:

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/dns/cares_resolver.hpp>
 #include <mailkit/server/inbound.hpp>
 #include <mailkit/server/outbound_hooks.hpp>
@@ -129,7 +130,10 @@ expected<void> inbound::start() {
   if (auto r = m.svc->listen(); !r) return r;
   m.svc->start();
   m.guard.emplace(m.io.get_executor());
-  m.io_thread = std::thread([&m] { m.io.run(); });
+  m.io_thread = std::thread([&m] {
+    name_this_thread("mk-smtp-io");
+    m.io.run();
+  });
   m.q->start();
   m.running = true;
   return {};

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Direct acceptance of local mail into the store, with group commit (inbound_direct.hpp).
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/server/inbound_direct.hpp>
 
 #include <algorithm>
@@ -20,7 +21,10 @@ std::vector<queue::delivery_result> all_transient(std::size_t n, std::string_vie
 inbound_direct::inbound_direct(std::shared_ptr<queue::delivery_target> local, direct_options o)
     : local_(std::move(local)), o_(o) {
   for (unsigned i = 0; i < std::max(1u, o_.threads); ++i)
-    threads_.emplace_back([this] { run(); });
+    threads_.emplace_back([this] {
+      name_this_thread("mk-direct");
+      run();
+    });
 }
 
 inbound_direct::~inbound_direct() {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <mailkit/core/log.hpp>
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/dkim/auth_results.hpp>
 #include <mailkit/dmarc/authenticate.hpp>
 #include <mailkit/mime/date.hpp>
@@ -92,7 +93,10 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
 
   template <class F>
   void run(F f) {
-    asio::post(pool, std::move(f));
+    asio::post(pool, [f = std::move(f)]() mutable {
+      name_pool_thread("mk-policy");
+      f();
+    });
   }
 
   // Does `address` belong to `user` (the account itself, or an alias resolving to it)?

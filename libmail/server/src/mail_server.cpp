@@ -2,6 +2,7 @@
 // server::mail_server: inbound (SMTP + queue + local delivery), IMAP and outbound composed from
 // one config struct (mail_server.hpp).
 #include <mailkit/core/log.hpp>
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/dns/cares_resolver.hpp>
 #include <mailkit/http/http.hpp>
 #include <mailkit/server/admin.hpp>
@@ -188,7 +189,10 @@ expected<void> mail_server::start() {
   if (m.imap) {
     m.imap->start();
     m.guard.emplace(m.imap_io.get_executor());
-    m.imap_thread = std::thread([&m] { m.imap_io.run(); });
+    m.imap_thread = std::thread([&m] {
+      name_this_thread("mk-imap-io");
+      m.imap_io.run();
+    });
   }
   m.started = true;
   log(log_level::notice, "mailkitd", "started as " + m.cfg.hostname);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // server::outbound (outbound.hpp): the queue's remote transport over relay::transport.
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/server/outbound.hpp>
 #include <mailkit/server/outbound_hooks.hpp>
 
@@ -135,7 +136,11 @@ outbound::~outbound() {
 void outbound::attach(std::weak_ptr<queue::queue> q) {
   std::lock_guard lock(mu_);
   queue_ = std::move(q);
-  if (!releaser_.joinable()) releaser_ = std::thread([this] { release_loop(); });
+  if (!releaser_.joinable())
+    releaser_ = std::thread([this] {
+      name_this_thread("mk-out-release");
+      release_loop();
+    });
 }
 
 std::optional<relay::time_point> outbound::next_release() const {

@@ -2,6 +2,7 @@
 // make_outbound() (outbound_factory.hpp): relay::transport + server::outbound, and the daily
 // TLS-RPT reports of direct delivery.
 #include <mailkit/core/log.hpp>
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/relay/tls_report.hpp>
 #include <mailkit/server/outbound.hpp>
 #include <mailkit/server/outbound_factory.hpp>
@@ -70,7 +71,10 @@ make_outbound(const relay::config& cfg, const std::string& hostname, const std::
     o.submitter = hostname;
     o.from = "tlsrpt-noreply@" + report_domain;
     h->scheduler = std::make_unique<relay::tls_report_scheduler>(h->out->transport(), *resolver, o);
-    h->ticker = std::thread([raw = h.get()] { raw->run(std::chrono::minutes(5)); });
+    h->ticker = std::thread([raw = h.get()] {
+      name_this_thread("mk-tlsrpt");
+      raw->run(std::chrono::minutes(5));
+    });
   }
   // server::inbound finds the outbound behind this pointer (approved senders, quota holds);
   // the pointer shares ownership of the holder, which stops the reports when it goes.

@@ -3,6 +3,7 @@
 // writes": temp file, fsync, rename, fsync the directory).
 #include "internal.hpp"
 
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/store/store.hpp>
 
 #include <algorithm>
@@ -53,7 +54,10 @@ public:
       std::lock_guard lock(mu_);
       if (threads_.empty() && n > 1)
         for (std::size_t i = 0; i < size_; ++i)
-          threads_.emplace_back([this] { work(); });
+          threads_.emplace_back([this] {
+            name_this_thread("mk-blob-write");
+            work();
+          });
       for (std::size_t i = 1; i < n; ++i)
         queue_.push_back({&b, i});
     }

@@ -6,6 +6,7 @@
 #include "sqlite.hpp"
 #include "wal_vfs.hpp"
 
+#include <mailkit/core/thread_name.hpp>
 #include <mailkit/mime/message.hpp>
 #include <mailkit/store/mailbox_name.hpp>
 #include <mailkit/store/store.hpp>
@@ -265,7 +266,10 @@ public:
       if (!r) return make_unexpected(r.error());
     }
     if (opt_.checkpoint_pages > 0) MAILKIT_STORE_TRY(start_checkpointer());
-    text_worker_ = std::thread([this] { text_loop(); });
+    text_worker_ = std::thread([this] {
+      name_this_thread("mk-text-index");
+      text_loop();
+    });
     return {};
   }
 
@@ -355,7 +359,10 @@ public:
         rc != SQLITE_OK)
       return sql_fail(rc);
     sqlite3_wal_hook(writer_->get(), &sqlite_store::on_wal_commit, this);
-    checkpointer_ = std::thread([this] { checkpoint_loop(); });
+    checkpointer_ = std::thread([this] {
+      name_this_thread("mk-checkpoint");
+      checkpoint_loop();
+    });
     return {};
   }
 
