@@ -494,6 +494,12 @@ std::string iconv_to_utf8(iconv_t cd, std::string_view bytes) {
     out.replace(used, 3, "\xEF\xBF\xBD", 3);
     used += 3;
     if (err == EILSEQ) {
+      // iconv(3) leaves `in` at the start of the invalid sequence, and one byte is skipped.
+      // glibc's EUC-KR converter (and maybe others) steps over an unassigned two-byte code
+      // before it answers EILSEQ: at the end of the text nothing is left to skip (a skip then
+      // made in_left SIZE_MAX and iconv read past the text; found by mime_charset_fuzz), and in
+      // the middle the skip drops the byte after the code, which is the most that can be lost.
+      if (in_left == 0) break;
       ++in;
       --in_left;
       continue;

@@ -215,6 +215,32 @@ TEST(charset, output_is_always_well_formed_utf8) {
   }
 }
 
+// Found by mime_charset_fuzz (2026-12-07): glibc's EUC-KR converter reports an unassigned
+// two-byte code (here 0xA2 0xE8) as EILSEQ after it has already stepped over it, so at the end
+// of the text nothing is left to skip. The decoder stepped one byte further anyway and handed
+// iconv a length of SIZE_MAX: a read past the text.
+TEST(charset, a_converter_that_consumed_the_bad_bytes_ends_the_text) {
+  // Exactly the text and one replacement: before the fix the first gave 89 bytes, NULs and
+  // whatever followed the text in memory.
+  EXPECT_EQ(mime::to_utf8(std::string_view("5u\xA2\xE8"), "euc-kr").value(), "5u\xEF\xBF\xBD");
+  for (std::string_view text :
+       {std::string_view("\xA2\xE8"), std::string_view("ab\xA2\xE8\xA2\xE8"),
+        std::string_view("\xA2\xE8xyz")}) {
+    auto r = mime::to_utf8(text, "euc-kr");
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(mailkit::is_valid_utf8(*r));
+    EXPECT_NE(r->find("\xEF\xBF\xBD"), std::string::npos) << "the bad pair is replaced";
+    std::string rest = *r;
+    for (std::size_t at; (at = rest.find("\xEF\xBF\xBD")) != std::string::npos;)
+      rest.erase(at, 3);
+    for (char c : rest)
+      EXPECT_NE(text.find(c), std::string_view::npos) << "a byte that is not in the text";
+  }
+  // Text after a bad pair is still decoded (at most the byte right after it is lost).
+  EXPECT_NE(mime::to_utf8(std::string_view("\xA2\xE8xyz"), "euc-kr").value().find("yz"),
+            std::string::npos);
+}
+
 TEST(charset, converters_are_per_thread) {
   // Each thread has its own iconv descriptors; stateful ISO-2022-JP would break if shared.
   const std::string jis = "\x1B$B$3$s$K$A$O\x1B(B";
