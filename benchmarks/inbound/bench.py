@@ -369,14 +369,13 @@ def main():
     # round's mailkit and Postfix runs are minutes apart at most, so the per-round ratios show
     # how much of a median's distance from a target is the machine.
     print("per round (mailkit/postfix msg/s = ratio):")
-    for sessions, size, _ in CASES:
+    for (sessions, size, _), case in zip(CASES, out["cases"]):  # out["cases"] follows CASES
         mk = results[("mailkit", sessions, size)]
         pf = results[("postfix", sessions, size)]
         rounds = [f"{m[0]:.0f}/{p[0]:.0f} = {m[0] / p[0]:.2f}" for m, p in zip(mk, pf)]
         print(f"{sessions:>8} {size // 1024:>5}K  " + ", ".join(rounds))
-        out["cases"][[c["sessions"] == sessions and c["size"] == size
-                      for c in out["cases"]].index(True)]["rounds"] = [
-            {"mailkit": round(m[0], 1), "postfix": round(p[0], 1)} for m, p in zip(mk, pf)]
+        case["rounds"] = [{"mailkit": round(m[0], 1), "postfix": round(p[0], 1)}
+                          for m, p in zip(mk, pf)]
     print(f"ratio mailkit / postfix (accepted and delivered): min {min(ratios):.2f}, median "
           f"{statistics.median(ratios):.2f} (target >= 3.0)")
     print(f"mailkit_inbound_server idle RSS {idle_kb / 1024:.1f} MB (target <= 15 MB); "
