@@ -244,7 +244,7 @@ public:
     auto blobs = open_file_blob_store(opt_.path + "/blobs", opt_.files);
     if (!blobs) return make_unexpected(blobs.error());
     files_ = std::move(*blobs);
-    text_ = std::make_unique<text_index>(opt_.path + "/text");
+    text_ = std::make_unique<text_index>(opt_.path + "/text", opt_.text_index_min_free);
 
     db_path_ = opt_.path + "/store.db";
     writer_ = std::make_unique<connection>();
@@ -311,9 +311,11 @@ public:
       text_busy_ = true;
       lock.unlock();
       if (!j.add.empty()) {
-        // The body may be gone already (expunged): nothing to index then.
-        if (auto data = bodies_.get(j.add)) {
-          // The body moves into the parsed message (mime::parse(std::string) adopts it).
+        // Short of space the body is left to the first search that meets it (has_room), and
+        // it may be gone already (expunged): nothing to index then.
+        auto data = text_->has_room() ? bodies_.get(j.add) : fail(errc::disk_full);
+        // The body moves into the parsed message (mime::parse(std::string) adopts it).
+        if (data) {
           if (auto parsed = mime::parse(std::move(*data)))
             (void)text_->add(j.account, j.add, *parsed);
         }

@@ -10,6 +10,7 @@
 #include <mailkit/mime/message.hpp>
 
 #include <sodium.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -252,7 +253,21 @@ struct account_db {
 
 class text_index_impl {
 public:
-  explicit text_index_impl(std::string dir) : dir_(std::move(dir)) {}
+  text_index_impl(std::string dir, std::uint64_t min_free)
+      : dir_(std::move(dir)), min_free_(min_free) {}
+
+  /// At least min_free_ bytes free for an unprivileged writer on the file system of dir_ (of
+  /// its parent until dir_ exists). A statfs is a few microseconds; indexing a message is
+  /// hundreds.
+  bool room() const {
+    if (min_free_ == 0) return true;
+    struct statvfs st {};
+    if (::statvfs(dir_.c_str(), &st) != 0) {
+      const auto parent = std::filesystem::path(dir_).parent_path();
+      if (::statvfs(parent.c_str(), &st) != 0) return true; // unknown: the writes will tell
+    }
+    return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize >= min_free_;
+  }
 
   /// The account's database, opened (and created) on first use. Holds no lock on return.
   expected<std::shared_ptr<account_db>> account(std::string_view address) {
@@ -379,6 +394,7 @@ private:
   }
 
   std::string dir_;
+  std::uint64_t min_free_;
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<account_db>> open_;
 };
@@ -494,12 +510,17 @@ expected<std::vector<std::int64_t>> matching_rows(detail::account_db& a, text_fi
 
 } // namespace
 
-text_index::text_index(std::string dir)
-    : impl_(std::make_unique<detail::text_index_impl>(std::move(dir))) {}
+text_index::text_index(std::string dir, std::uint64_t min_free)
+    : impl_(std::make_unique<detail::text_index_impl>(std::move(dir), min_free)) {}
 text_index::~text_index() = default;
+
+bool text_index::has_room() const {
+  return impl_->room();
+}
 
 expected<void> text_index::add(std::string_view account, std::string_view blob,
                                const mime::message& msg) {
+  if (!impl_->room()) return fail(errc::disk_full); // the space is mail's: indexed lazily later
   auto a = impl_->account(account);
   if (!a) return make_unexpected(a.error());
   auto t = extract_text(msg);
@@ -516,6 +537,8 @@ expected<void> text_index::forget(std::string_view account, std::span<const std:
   if (!a) return make_unexpected(a.error());
   auto& acc = **a;
   std::lock_guard lock(acc.mutex);
+  std::error_code ec;
+  if (!acc.db && !std::filesystem::exists(acc.path, ec)) return {}; // nothing indexed: no file
   MAILKIT_TEXT_TRY(impl_->ensure_open(acc));
   if (int rc = acc.db->exec("BEGIN"); rc != SQLITE_OK) return sql_error(rc);
   for (const auto& b : blobs) {
@@ -563,37 +586,58 @@ expected<std::vector<bool>> text_index::match(std::string_view account,
   auto& acc = **a;
   const auto needle = fold_text(q.needle);
   const auto name = fold_text(q.header_name);
+  // A body the index does not hold (too large, or no room to index it): read and match whole.
+  auto read_and_match = [&](const std::string& blob) -> expected<bool> {
+    auto raw = load(blob);
+    if (!raw) return make_unexpected(raw.error());
+    return matches_folded(text_of(*raw, SIZE_MAX), q.field, name, needle);
+  };
+  // The index is a cache: when it cannot be opened or written (a full disk above all), the
+  // search answers by reading every message. Only a message that cannot be read is an error.
+  auto read_all = [&]() -> expected<std::vector<bool>> {
+    std::vector<bool> out(blobs.size(), false);
+    for (std::size_t i = 0; i < blobs.size(); ++i) {
+      auto m = read_and_match(blobs[i]);
+      if (!m) return make_unexpected(m.error());
+      out[i] = *m;
+    }
+    return out;
+  };
   std::lock_guard lock(acc.mutex);
   for (int attempt = 0;; ++attempt) {
-    MAILKIT_TEXT_TRY(impl_->ensure_open(acc));
-    // Bodies stored before the index existed (or whose indexing failed): index them now, in
-    // one transaction.
-    bool began = false;
-    expected<void> indexed;
+    const bool room = impl_->room();
+    std::error_code ec;
+    // Short of space, an index that does not exist yet is not created for this search.
+    if (!acc.db && !room && !std::filesystem::exists(acc.path, ec)) return read_all();
+    if (!impl_->ensure_open(acc)) return read_all();
+    // Bodies stored before the index existed (or whose indexing failed or was left for want of
+    // space): index them now, in one transaction, when there is room.
+    bool began = false, written = true;
     for (const auto& b : blobs) {
+      if (!room) break;
       if (acc.docs.count(b)) continue;
       auto raw = load(b);
       if (!raw) {
-        indexed = make_unexpected(raw.error());
-        break;
+        if (began) {
+          acc.db->exec("ROLLBACK");
+          impl_->reset(acc); // the map holds rows the rollback removed
+        }
+        return make_unexpected(raw.error());
       }
       if (!began) {
-        if (int rc = acc.db->exec("BEGIN"); rc != SQLITE_OK) return sql_error(rc);
+        if (acc.db->exec("BEGIN") != SQLITE_OK) return read_all();
         began = true;
       }
-      indexed = insert_doc(acc, b, text_of(*raw, max_indexed_text));
-      if (!indexed) break;
-    }
-    if (began) {
-      if (indexed) {
-        if (int rc = acc.db->exec("COMMIT"); rc != SQLITE_OK) indexed = sql_error(rc);
-      }
-      if (!indexed) {
-        acc.db->exec("ROLLBACK");
-        impl_->reset(acc); // the map holds rows the rollback removed
+      if (!insert_doc(acc, b, text_of(*raw, max_indexed_text))) {
+        written = false;
+        break;
       }
     }
-    if (!indexed) return make_unexpected(indexed.error());
+    if (began && (!written || acc.db->exec("COMMIT") != SQLITE_OK)) {
+      acc.db->exec("ROLLBACK");
+      impl_->reset(acc); // the map holds rows the rollback removed
+      return read_all(); // the disk filled while indexing, or the file is damaged
+    }
 
     std::vector<bool> out(blobs.size(), false);
     const bool everything = needle.empty() && q.field != text_field::header;
@@ -601,25 +645,24 @@ expected<std::vector<bool>> text_index::match(std::string_view account,
     if (!everything) {
       auto r = matching_rows(acc, q.field, name, needle);
       if (!r) {
-        if (r.error() == make_error_code(errc::corrupt) && attempt == 0) {
-          impl_->reset(acc);
-          continue;
-        }
-        return make_unexpected(r.error());
+        if (r.error() != make_error_code(errc::corrupt)) return read_all(); // busy, I/O
+        impl_->reset(acc); // damaged: removed, and rebuilt by this search or a later one
+        if (attempt == 0) continue;
+        return read_all();
       }
       rows = std::move(*r);
     }
     for (std::size_t i = 0; i < blobs.size(); ++i) {
-      const auto& [id, complete] = acc.docs.at(blobs[i]);
+      auto it = acc.docs.find(blobs[i]);
       if (everything) {
         out[i] = true;
-      } else if (complete) {
-        out[i] = std::binary_search(rows.begin(), rows.end(), id);
+      } else if (it != acc.docs.end() && it->second.second) {
+        out[i] = std::binary_search(rows.begin(), rows.end(), it->second.first);
       } else {
-        // Too large to index: read the file and match it whole.
-        auto raw = load(blobs[i]);
-        if (!raw) return make_unexpected(raw.error());
-        out[i] = matches_folded(text_of(*raw, SIZE_MAX), q.field, name, needle);
+        // Too large to index, or not indexed for want of space: read the file.
+        auto m = read_and_match(blobs[i]);
+        if (!m) return make_unexpected(m.error());
+        out[i] = *m;
       }
     }
     return out;

@@ -2,7 +2,7 @@
 // The SEARCH text index: folding, text extraction (RFC 2047 headers, base64 and
 // quoted-printable bodies, charsets), exact results against a reference scan, maintenance at
 // append, copy, move, expunge and mailbox deletion, lazy indexing of older messages, recovery
-// from a damaged index file, and messages too large to index.
+// from a damaged index file, messages too large to index, and a disk short of space.
 #include "store_support.hpp"
 
 #include <mailkit/mime/message.hpp>
@@ -280,4 +280,39 @@ TEST_F(text_index_test, removing_a_domain_removes_its_accounts_indexes) {
   ASSERT_TRUE(store->remove_domain("other.org", true));
   EXPECT_EQ(files(), 1u);
   EXPECT_EQ(find(text_field::body, "words"), (uids{1}));
+}
+
+// The index is a cache: short of space it gives way to mail. With a reserve no file system
+// meets, the index thread indexes nothing and creates no file, and searches answer exactly by
+// reading the message files; with room again, the first search indexes what it meets.
+TEST_F(text_index_test, short_of_space_the_index_adds_nothing_and_searches_read_the_files) {
+  store.reset();
+  auto o = options_for(dir.sub("s"));
+  o.text_index_min_free = UINT64_MAX;
+  auto opened = open(o);
+  ASSERT_TRUE(opened);
+  store = std::move(*opened);
+  auto* host = dynamic_cast<mailkit::store::detail::text_search_host*>(store.get());
+  ASSERT_NE(host, nullptr);
+  EXPECT_FALSE(host->text().has_room());
+  add(msg("alpha", "the unicorn text"));
+  add(msg("beta", "nothing"));
+  ASSERT_TRUE(store->deliver(bob, msg("gamma", "another unicorn")));
+  EXPECT_EQ(find(text_field::body, "UNICORN"), (uids{1, 3}));
+  EXPECT_EQ(find(text_field::header, "bet", "subject"), (uids{2}));
+  EXPECT_EQ(find(text_field::text, "zz"), uids{});
+  const uid_type first[] = {1};
+  ASSERT_TRUE(store->expunge(bob, "INBOX", std::span<const uid_type>(first)));
+  EXPECT_EQ(find(text_field::body, "unicorn"), (uids{3}));
+  std::size_t files = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir.sub("s/text"), ec))
+    files += e.path().extension() == ".db";
+  EXPECT_EQ(files, 0u) << "no index file was created without room";
+
+  store.reset();
+  store = open_store(dir.sub("s")); // the default reserve, which this disk has
+  ASSERT_TRUE(store);
+  EXPECT_EQ(find(text_field::body, "unicorn"), (uids{3}));
+  EXPECT_EQ(indexed(), 2u) << "indexed by the search, once there was room";
 }

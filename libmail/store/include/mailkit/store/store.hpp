@@ -360,6 +360,11 @@ struct open_options {
   /// WAL pages after which a background thread checkpoints the database (the committing
   /// thread never does); 0 leaves SQLite's automatic checkpoint in the commit path.
   std::size_t checkpoint_pages = 2000;
+  /// Free bytes the text index leaves to mail: below this much free space on the store's file
+  /// system the index thread and searches add nothing to the index (a search reads the message
+  /// files the index lacks instead), so that the cache cannot take space that appends and
+  /// deliveries need, nor the space an operator frees on a full disk. 0: no reserve.
+  std::uint64_t text_index_min_free = 64ull << 20;
 };
 
 struct recovery_report {

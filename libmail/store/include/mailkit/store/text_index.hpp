@@ -92,13 +92,16 @@ class text_index_impl;
 /// The per-account FTS5 databases of one store. Thread-safe (one mutex per account).
 class text_index {
 public:
-  /// `dir` is created when missing.
-  explicit text_index(std::string dir);
+  /// `dir` is created when missing. `min_free`: below this many free bytes on the file system
+  /// of `dir`, nothing is added to the index (see add() and match()); 0 for no reserve.
+  explicit text_index(std::string dir, std::uint64_t min_free = 0);
   ~text_index();
   text_index(const text_index&) = delete;
   text_index& operator=(const text_index&) = delete;
 
-  /// Index one body. Idempotent (a body already present is left alone).
+  /// Index one body. Idempotent (a body already present is left alone). errc::disk_full, with
+  /// nothing written, when the file system has less than `min_free` bytes free: the body is
+  /// then indexed by the first search that meets it with room to spare.
   expected<void> add(std::string_view account, std::string_view blob, const mime::message& msg);
   /// Drop the rows of bodies that no longer exist.
   expected<void> forget(std::string_view account, std::span<const std::string> blobs);
@@ -106,10 +109,17 @@ public:
   void drop_account(std::string_view account);
 
   /// For each of `blobs`, whether its message matches `q`. Bodies not indexed yet are read with
-  /// `load` (raw message bytes) and indexed now; a body `load` cannot read is an error.
+  /// `load` (raw message bytes) and indexed now; a body `load` cannot read is an error. When
+  /// the file system is short of space (under `min_free`) they are matched by reading them and
+  /// not indexed; when the index cannot be opened or written (a full disk, a damaged or
+  /// unreadable file) every body is matched by reading it: the answer is exact either way.
   using loader = std::function<expected<std::string>(const std::string& blob)>;
   expected<std::vector<bool>> match(std::string_view account, std::span<const std::string> blobs,
                                     const text_query& q, const loader& load);
+
+  /// Whether the file system of the index has at least `min_free` bytes free (always true
+  /// with no reserve; true too when the free space cannot be read).
+  [[nodiscard]] bool has_room() const;
 
   /// How many bodies of the account are indexed (tests, diagnostics).
   expected<std::size_t> size(std::string_view account);
