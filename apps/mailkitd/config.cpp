@@ -117,7 +117,8 @@ daemon_config load_config(const std::string& path) {
   if (!s) s = &empty;
   known(*s,
         {"listen_mx", "listen_submission", "listen_submissions", "max_message_size",
-         "reject_spf_fail", "restrict_sender", "max_connections", "max_connections_per_ip"},
+         "min_free_space", "reject_spf_fail", "restrict_sender", "max_connections",
+         "max_connections_per_ip"},
         "smtp.");
   auto add_smtp = [&](const std::string& key, std::vector<std::string> def,
                       smtp::listener_mode mode) {
@@ -130,6 +131,10 @@ daemon_config load_config(const std::string& path) {
   add_smtp("listen_submission", {"0.0.0.0:587"}, smtp::listener_mode::submission);
   add_smtp("listen_submissions", {"0.0.0.0:465"}, smtp::listener_mode::submission_implicit_tls);
   c.max_message_size = value<std::int64_t>(*s, "max_message_size", 35 << 20);
+  if (auto free = value<std::int64_t>(*s, "min_free_space", 32 << 20); free >= 0)
+    c.min_free_space = static_cast<std::uint64_t>(free);
+  else
+    bad(*s->get("min_free_space"), "smtp.min_free_space", "expected 0 or more octets");
   c.reject_spf_fail = value<bool>(*s, "reject_spf_fail", false);
   c.restrict_sender = value<bool>(*s, "restrict_sender", true);
   c.max_smtp_connections = value<std::int64_t>(*s, "max_connections", 1000);
@@ -241,6 +246,7 @@ listen_mx = ["127.0.0.1:2525"]            # production: ["0.0.0.0:25"]
 listen_submission = ["127.0.0.1:5587"]    # STARTTLS, then AUTH (587)
 listen_submissions = ["127.0.0.1:5465"]   # implicit TLS, then AUTH (465)
 max_message_size = 36700160
+min_free_space = 33554432           # refuse new mail (452 4.3.1) below this much free disk
 reject_spf_fail = false             # refuse SPF fail at MAIL FROM (else DMARC decides)
 restrict_sender = true              # authenticated users send only as their own addresses
 max_connections = 1000

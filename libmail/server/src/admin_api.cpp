@@ -192,6 +192,9 @@ std::string render_metrics(mail_server& srv) {
   e.one("mailkit_imap_connections_active", "gauge", "IMAP sessions open now.", d(s.imap_active));
   e.one("mailkit_imap_connections_refused_total", "counter",
         "IMAP connections refused by the connection limits.", d(s.imap_refused));
+  e.one("mailkit_smtp_refused_storage_total", "counter",
+        "MAIL commands refused with 452 4.3.1 because the disk was short of space.",
+        d(s.smtp_refused_space));
   e.family("mailkit_auth_failures_total", "counter", "Failed logins, by service.");
   e.sample("mailkit_auth_failures_total", "service=\"imap\"", d(s.imap_login_failures));
   e.sample("mailkit_auth_failures_total", "service=\"smtp\"", d(s.smtp_auth_failures));

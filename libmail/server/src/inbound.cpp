@@ -39,6 +39,8 @@ expected<std::unique_ptr<inbound>> inbound::create(inbound_config cfg) {
   m.cfg = std::move(cfg);
   auto& c = m.cfg;
   if (c.data_dir.empty()) return fail(errc::invalid_argument);
+  if (c.policy.space_paths.empty())
+    c.policy.space_paths = {c.data_dir + "/store", c.data_dir + "/queue"};
 
   store::open_options so;
   so.path = c.data_dir + "/store";

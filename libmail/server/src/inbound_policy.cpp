@@ -7,10 +7,14 @@
 #include <mailkit/server/inbound_policy.hpp>
 #include <mailkit/spf/check_host.hpp>
 
+#include <sys/statvfs.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -90,6 +94,34 @@ struct inbound_policy::impl : std::enable_shared_from_this<impl> {
         pool(std::max(1u, cfg.threads)) {}
 
   const clock& clk() const { return cfg.clk ? *cfg.clk : default_clock(); }
+
+  /// 452 4.3.1 when a watched file system has less than min_free_space free, plus twice the
+  /// declared size (RFC 1870 §6.1: "452 insufficient system storage" for a message the server
+  /// cannot take now, before the client sends it). A statvfs per MAIL: a few microseconds.
+  std::optional<smtp::reply> short_of_space(std::uint64_t declared) {
+    if (cfg.min_free_space == 0) return std::nullopt;
+    const std::uint64_t twice = declared > (UINT64_MAX / 4) ? UINT64_MAX / 2 : 2 * declared;
+    const std::uint64_t need =
+        cfg.min_free_space > UINT64_MAX - twice ? UINT64_MAX : cfg.min_free_space + twice;
+    for (const auto& path : cfg.space_paths) {
+      struct statvfs st {};
+      if (::statvfs(path.c_str(), &st) != 0) continue; // unknown: the writes will tell
+      const auto avail = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+      if (avail >= need) continue;
+      const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count();
+      auto last = last_space_warning.load();
+      if (now - last >= 60 && last_space_warning.compare_exchange_strong(last, now)) // 1/min
+        log(log_level::warning, "smtpd",
+            "refusing mail: " + std::to_string(avail >> 20) + " MiB free under " + path + ", " +
+                std::to_string(need >> 20) + " MiB wanted (min_free_space " +
+                std::to_string(cfg.min_free_space >> 20) + " MiB)");
+      return make_reply(452, "4.3.1", "insufficient system storage, try again later");
+    }
+    return std::nullopt;
+  }
+  std::atomic<std::int64_t> last_space_warning{-60};
 
   template <class F>
   void run(F f) {
@@ -414,6 +446,14 @@ void inbound_policy::on_mail(const smtp::session_info& s, const smtp::envelope& 
   {
     std::lock_guard lock(impl_->mu);
     impl_->sessions[s.id] = session_state{}; // a new transaction
+  }
+  if (auto full = impl_->short_of_space(e.declared_size.value_or(0))) {
+    {
+      std::lock_guard lock(impl_->stats->mu);
+      ++impl_->stats->counters.refused_for_space;
+    }
+    done(decision::respond(std::move(*full)));
+    return;
   }
   const std::string rp = e.reverse_path ? e.reverse_path->to_string() : "";
   if (!e.authenticated_as.empty()) {

@@ -89,6 +89,7 @@ expected<std::unique_ptr<mail_server>> mail_server::create(mail_server_config cf
   ic.self_signed_tls = cfg.self_signed_tls;
   ic.allow_plaintext_auth = cfg.allow_plaintext_auth;
   ic.policy.reject_spf_fail = cfg.reject_spf_fail;
+  ic.policy.min_free_space = cfg.min_free_space;
   ic.policy.restrict_sender = cfg.restrict_sender;
   // One cache of verified passwords for SMTP AUTH and IMAP logins (auth_cache.hpp).
   m.credentials = std::make_shared<auth_cache>();
@@ -313,7 +314,7 @@ expected<std::vector<std::string>> mail_server::reload(mail_server_config next) 
   kept(next.tls_cert != c.tls_cert || next.tls_key != c.tls_key,
        "certificate paths (the files at the old paths are reloaded)");
   kept(next.dns_servers != c.dns_servers, "DNS servers");
-  kept(next.max_message_size != c.max_message_size ||
+  kept(next.max_message_size != c.max_message_size || next.min_free_space != c.min_free_space ||
            next.max_smtp_connections != c.max_smtp_connections ||
            next.max_smtp_connections_per_ip != c.max_smtp_connections_per_ip ||
            next.reject_spf_fail != c.reject_spf_fail || next.restrict_sender != c.restrict_sender,
@@ -370,6 +371,7 @@ mail_server_stats mail_server::stats() const {
   s.smtp_refused = ss.refused_limits;
   const auto ps = m.in->policy().stats();
   s.smtp_auth_failures = ps.auth_failures;
+  s.smtp_refused_space = ps.refused_for_space;
   s.smtp_end_of_data = ps.end_of_data;
   if (m.imap) {
     const auto is = m.imap->stats();

@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   int mx_port = 0, submission_port = 0;
   unsigned delivery_threads = 4, sync_threads = 8;
   std::uint64_t max_size = 35ull << 20, quota = 0;
+  std::optional<std::uint64_t> min_free_space; // the library's default unless given
   std::string dump_mode, dump_account, dump_mailbox;
   bool verbose = false;
   bool direct = true;
@@ -110,6 +112,8 @@ int main(int argc, char** argv) {
       sync_threads = static_cast<unsigned>(std::stoul(next()));
     else if (a == "--max-size")
       max_size = std::stoull(next());
+    else if (a == "--min-free-space")
+      min_free_space = std::stoull(next());
     else if (a == "--quota")
       quota = std::stoull(next());
     else if (a == "--user-quota")
@@ -201,6 +205,7 @@ int main(int argc, char** argv) {
   cfg.data_dir = dir;
   cfg.resolver = resolver;
   cfg.policy.reject_spf_fail = reject_spf_fail;
+  if (min_free_space) cfg.policy.min_free_space = *min_free_space;
   cfg.policy.restrict_sender = restrict_sender;
   cfg.delivery_threads = delivery_threads;
   cfg.queue_sync_threads = sync_threads;

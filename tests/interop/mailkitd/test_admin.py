@@ -162,6 +162,7 @@ def test_metrics_move_after_a_delivery(env):
     for family in ("mailkit_smtp_connections_total counter", "mailkit_queue_messages gauge",
                    "mailkit_queue_acceptance_seconds histogram",
                    "mailkit_delivery_seconds histogram", "mailkit_auth_failures_total counter",
+                   "mailkit_smtp_refused_storage_total counter",
                    "mailkit_relay_quota_used gauge", "mailkit_relay_quota_limit gauge",
                    "mailkit_smtp_end_of_data_seconds histogram",
                    "mailkit_store_writes_total counter", "mailkit_store_commits_total counter"):

@@ -189,6 +189,19 @@ def env():
             shutil.rmtree(work, ignore_errors=True)
 
 
+def test_min_free_space_is_checked_in_the_config(tmp_path):
+    # The free-space reserve (smtp.min_free_space): octets, 0 turns the check off, negative is
+    # an error that names the key and line.
+    for value, ok in (("0", True), ("104857600", True), ("-1", False), ('"lots"', False)):
+        config = tmp_path / "mailkitd.toml"
+        config.write_text(f'data_dir = "{tmp_path}/var"\n[smtp]\nmin_free_space = {value}\n')
+        r = subprocess.run([MAILKITD, "--config", str(config), "--check-config"],
+                           capture_output=True, text=True)
+        assert (r.returncode == 0) == ok, (value, r.stdout, r.stderr)
+        if not ok:
+            assert "min_free_space" in r.stderr and ":3:" in r.stderr, r.stderr
+
+
 def swaks(port, to, subject, frm="someone@example.org", extra=()):
     r = subprocess.run(["swaks", "--server", f"127.0.0.1:{port}", "--to", to, "--from", frm,
                         "--h-Subject", subject, "--body", "body of " + subject, *extra],

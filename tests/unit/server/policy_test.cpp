@@ -216,6 +216,45 @@ TEST_F(policy_fixture, SenderOwnership) {
   EXPECT_EQ(status(other), "5.7.1");
 }
 
+// RFC 1870 §6.1 with the free-space reserve: 452 4.3.1 at MAIL while a watched file system
+// is short of space (the reserve, plus twice a declared size), counted; 0 turns it off.
+TEST_F(policy_fixture, FreeSpaceReserveAtMail) {
+  auto with_reserve = [&](std::uint64_t reserve) {
+    srv::policy_config c;
+    c.hostname = "mx.example.com";
+    c.threads = 1;
+    c.check_spf = false;
+    c.min_free_space = reserve;
+    c.space_paths = {(dir / "store").string(), (dir / "queue").string()};
+    pol = std::make_unique<srv::inbound_policy>(c, store, queue, dns);
+  };
+  smtp::envelope e;
+  with_reserve(UINT64_MAX / 4); // no file system has that much free
+  auto full = mail(e, "someone", "good.example");
+  EXPECT_EQ(code(full), 452);
+  EXPECT_EQ(status(full), "4.3.1");
+  EXPECT_NE(full.response->lines.at(0).find("insufficient system storage"), std::string::npos);
+  EXPECT_EQ(pol->stats().refused_for_space, 1u);
+  e.authenticated_as = "alice@example.com"; // submission too: the mail could not be stored
+  EXPECT_EQ(code(mail(e, "alice", "example.com")), 452);
+  EXPECT_EQ(pol->stats().refused_for_space, 2u);
+
+  e = {};
+  with_reserve(1);
+  EXPECT_EQ(code(mail(e, "someone", "good.example")), 250);
+  e.declared_size = 1000;
+  EXPECT_EQ(code(mail(e, "someone", "good.example")), 250);
+  e.declared_size = UINT64_MAX / 2; // twice this fits on no disk (and does not overflow)
+  EXPECT_EQ(code(mail(e, "someone", "good.example")), 452);
+  e.declared_size = UINT64_MAX;
+  EXPECT_EQ(code(mail(e, "someone", "good.example")), 452);
+  EXPECT_EQ(pol->stats().refused_for_space, 2u);
+
+  with_reserve(0); // no check at all
+  EXPECT_EQ(code(mail(e, "someone", "good.example")), 250);
+  EXPECT_EQ(pol->stats().refused_for_space, 0u);
+}
+
 TEST_F(policy_fixture, QuotaAtRcpt) {
   // bob has 3000 bytes of quota; fill it.
   ASSERT_TRUE(store->append("bob@example.com", "INBOX",

@@ -5,7 +5,8 @@
 /// the sender authentication modules (SPF, DKIM, DMARC through dmarc::authenticate) and the
 /// queue (durable acceptance).
 ///
-/// - MAIL: unauthenticated clients get an SPF check of the reverse path (RFC 7208 §2.4; a
+/// - MAIL: refused with 452 4.3.1 while the disk is short of space (min_free_space). Then
+///   unauthenticated clients get an SPF check of the reverse path (RFC 7208 §2.4; a
 ///   `fail` is refused with 550 5.7.23 when `reject_spf_fail`); authenticated users may use
 ///   only their own addresses (their account or an alias that resolves to it) when
 ///   `restrict_sender` (553 5.7.1).
@@ -43,6 +44,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace mailkit::server {
 
@@ -65,6 +67,14 @@ struct policy_config {
                                            std::span<const std::string> remote_recipients)>
       approve_sender;
   const clock* clk = nullptr; ///< DKIM/Received time; default_clock() when null
+  /// Free space kept for the mail already accepted: new mail is refused at MAIL FROM with
+  /// 452 4.3.1 (RFC 1870 §6.1, RFC 3463) while a file system of `space_paths` has less than
+  /// this many octets free, or less than this plus twice the size the client declared (SIZE=).
+  /// What stays free is for messages in flight, the queue's retries and bounces, and IMAP
+  /// users deleting mail (an expunge needs room in the store's log). 0: no check.
+  std::uint64_t min_free_space = 32ull << 20;
+  /// Directories whose file systems are watched (server::inbound: its store and its queue).
+  std::vector<std::string> space_paths;
   /// Verified credentials shared with the IMAP service (auth_cache.hpp): AUTH with a password
   /// verified within the TTL skips the Argon2id check. Null: every AUTH is a full check.
   std::shared_ptr<auth_cache> credentials_cache;
@@ -72,7 +82,8 @@ struct policy_config {
 
 /// What the policy counts, for the admin port's metrics.
 struct policy_stats {
-  std::uint64_t auth_failures = 0; ///< AUTH answered 535 (wrong credentials)
+  std::uint64_t auth_failures = 0;     ///< AUTH answered 535 (wrong credentials)
+  std::uint64_t refused_for_space = 0; ///< MAIL answered 452 4.3.1 (policy_config::min_free_space)
   /// End of data to the final reply of each accepted message (the DKIM/DMARC checks and the
   /// durable write: queue commit or direct store commit).
   queue::latency_histogram end_of_data;

@@ -50,6 +50,9 @@ struct mail_server_config {
   bool self_signed_tls = false;         ///< create a self-signed pair when the files are missing
   std::vector<std::string> dns_servers; ///< "127.0.0.1:53" ...; empty: /etc/resolv.conf
   std::uint64_t max_message_size = 35ull << 20;
+  /// New mail is refused (452 4.3.1 at MAIL FROM) below this much free disk space, plus twice
+  /// a declared SIZE (policy_config::min_free_space); 0: no check.
+  std::uint64_t min_free_space = 32ull << 20;
   bool reject_spf_fail = false;
   bool restrict_sender = true;
   /// The resolver for SPF/DKIM/DMARC and delivery; null: a c-ares resolver over dns_servers.
@@ -100,6 +103,7 @@ struct mail_server_stats {
   std::uint64_t queue_bytes = 0, queue_held = 0, dsns = 0;
   std::uint64_t delivered_direct = 0;   ///< of `delivered`: committed into the store before the 250
   std::uint64_t smtp_auth_failures = 0; ///< SMTP AUTH answered 535
+  std::uint64_t smtp_refused_space = 0; ///< MAIL answered 452 4.3.1: the disk short of space
   queue::latency_histogram smtp_end_of_data; ///< end of data to the 2xx, accepted messages
 };
 
