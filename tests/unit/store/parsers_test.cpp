@@ -221,7 +221,8 @@ TEST(structure, body_line_count_at_every_length) {
 }
 
 TEST(dovecot_passwd, fields_quotas_and_bad_lines) {
-  auto f = parse_dovecot_passwd(
+  // The entries are views into the input: it must outlive them.
+  const std::string input =
       "# comment\n"
       "\n"
       "bob:{SHA512-CRYPT}$6$s$h:1000:1000::/home/bob::userdb_quota_rule=*:storage=2G\r\n"
@@ -233,7 +234,8 @@ TEST(dovecot_passwd, fields_quotas_and_bad_lines) {
       ":nouser\n"
       "nopassword:\n"
       "justaname\n" +
-      std::string(max_passwd_line + 1, 'x') + "\n");
+      std::string(max_passwd_line + 1, 'x') + "\n";
+  auto f = parse_dovecot_passwd(input);
   ASSERT_TRUE(f);
   ASSERT_EQ(f->entries.size(), 5u);
   EXPECT_EQ(f->bad_lines, 4u);

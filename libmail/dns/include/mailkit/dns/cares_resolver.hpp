@@ -60,7 +60,9 @@ class cares_resolver final : public resolver {
 public:
   /// Run on the caller's executor (an io_context's, typically). The executor must be running
   /// for queries to complete; destroy the resolver before stopping it to have pending
-  /// handlers called with errc::cancelled.
+  /// handlers called with errc::cancelled. The destructor posts the release of the c-ares
+  /// channel and its sockets to that executor: it must run once more after the resolver is
+  /// destroyed, or they are not released.
   cares_resolver(const boost::asio::any_io_executor& executor, cares_options options = {});
   /// Own a private io_context and one I/O thread: for blocking use (query(), Python, CLI).
   explicit cares_resolver(cares_options options = {});
