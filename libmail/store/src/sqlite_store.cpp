@@ -311,11 +311,10 @@ public:
       text_busy_ = true;
       lock.unlock();
       if (!j.add.empty()) {
-        // Short of space the body is left to the first search that meets it (has_room), and
-        // it may be gone already (expunged): nothing to index then.
-        auto data = text_->has_room() ? bodies_.get(j.add) : fail(errc::disk_full);
-        // The body moves into the parsed message (mime::parse(std::string) adopts it).
-        if (data) {
+        // The body may be gone already (expunged): nothing to index then. Short of space,
+        // add() declines and the body is left to the first search that meets it.
+        if (auto data = bodies_.get(j.add)) {
+          // The body moves into the parsed message (mime::parse(std::string) adopts it).
           if (auto parsed = mime::parse(std::move(*data)))
             (void)text_->add(j.account, j.add, *parsed);
         }

@@ -272,28 +272,45 @@ TEST_P(injected_fault, every_step_of_an_append) {
 
 INSTANTIATE_TEST_SUITE_P(errnos, injected_fault, ::testing::Values(ENOSPC, EIO, EACCES));
 
+// A real 1 MiB tmpfs at `path` (the tests run as root in CI), unmounted when it goes out of
+// scope. Where mounting is not permitted (EPERM, EACCES) `mounted` is false and the caller runs
+// its fallback; `check_fallback` fails the test on any other mount error and says on stderr
+// which fallback runs instead: never a silent skip.
+struct small_tmpfs {
+  std::string path;
+  bool mounted = false;
+  int error = 0;
+  explicit small_tmpfs(std::string p) : path(std::move(p)) {
+    std::filesystem::create_directories(path);
+    mounted = ::mount("tmpfs", path.c_str(), "tmpfs", 0, "size=1m") == 0;
+    if (!mounted) error = errno;
+  }
+  ~small_tmpfs() {
+    if (mounted) ::umount2(path.c_str(), MNT_DETACH);
+  }
+  small_tmpfs(const small_tmpfs&) = delete;
+  small_tmpfs& operator=(const small_tmpfs&) = delete;
+  void check_fallback(std::string_view instead) const {
+    ASSERT_TRUE(error == EPERM || error == EACCES) << "mount tmpfs failed (errno " << error << ")";
+    std::cerr << "store_faults: mounting tmpfs is not permitted (errno " << error
+              << "): " << instead << " instead\n";
+  }
+};
+
 // A real 1 MiB tmpfs filling up, with small bodies inside the database (the default) or
 // every body in a file (inline_max 0).
 void real_small_filesystem(std::size_t inline_max) {
   temp_dir dir;
-  std::string mnt = dir.sub("mnt");
-  std::filesystem::create_directories(mnt);
-  // A real 1 MiB tmpfs (the tests run as root in CI). Where mounting is not permitted the same
-  // scenario runs on the capacity-limited file layer instead, and says so: never a silent skip.
-  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") != 0) {
-    int e = errno;
-    ASSERT_TRUE(e == EPERM || e == EACCES) << "mount tmpfs failed (errno " << e << ")";
-    std::cerr << "store_faults: mounting tmpfs is not permitted (errno " << e
-              << "): running the disk-full scenario on injected ENOSPC instead\n";
+  small_tmpfs fs(dir.sub("mnt"));
+  const std::string& mnt = fs.path;
+  // Where mounting is not permitted the same scenario runs on the capacity-limited file layer.
+  if (!fs.mounted) {
+    ASSERT_NO_FATAL_FAILURE(fs.check_fallback("running the disk-full scenario on injected ENOSPC"));
     ::testing::Test::RecordProperty("disk_full_path", "injected");
     fill_injected_capacity(dir.sub("s"));
     return;
   }
   ::testing::Test::RecordProperty("disk_full_path", "tmpfs");
-  struct unmount {
-    std::string path;
-    ~unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } guard{mnt};
   // Ballast the "operator" deletes once the disk is full: even an expunge needs room in the
   // SQLite WAL, so space must come from somewhere else first. The text index stays off this
   // disk (open_options::text_index_min_free, 64 MiB by default): without that reserve the
@@ -334,25 +351,16 @@ TEST(store_faults, real_small_filesystem_fills_up_with_file_bodies) {
 // (bodies in files), and says so.
 TEST(store_faults, concurrent_writers_fill_the_disk) {
   temp_dir dir;
-  std::string mnt = dir.sub("mnt");
-  std::filesystem::create_directories(mnt);
+  small_tmpfs fs(dir.sub("mnt"));
+  const std::string& mnt = fs.path;
+  const bool mounted = fs.mounted;
   std::shared_ptr<capacity_file_ops> ops;
-  bool mounted = ::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") == 0;
   if (!mounted) {
-    int e = errno;
-    ASSERT_TRUE(e == EPERM || e == EACCES) << "mount tmpfs failed (errno " << e << ")";
-    std::cerr << "store_faults: mounting tmpfs is not permitted (errno " << e
-              << "): running the concurrent disk-full scenario on injected ENOSPC instead\n";
+    ASSERT_NO_FATAL_FAILURE(
+        fs.check_fallback("running the concurrent disk-full scenario on injected ENOSPC"));
     ops = std::make_shared<capacity_file_ops>(posix_file_ops(), 512 * 1024);
   }
   ::testing::Test::RecordProperty("disk_full_path", mounted ? "tmpfs" : "injected");
-  struct unmount {
-    std::string path;
-    bool active;
-    ~unmount() {
-      if (active) ::umount2(path.c_str(), MNT_DETACH);
-    }
-  } guard{mnt, mounted};
   auto reopen = [&]() -> std::unique_ptr<mail_store> {
     auto o = mounted ? options_for(mnt + "/s") : file_options_for(dir.sub("s"));
     if (ops) o.files = ops;
@@ -433,23 +441,14 @@ TEST(store_faults, injected_small_filesystem_fills_up) {
 // permitted, the reserve path instead (nothing indexed for want of space), and it says so.
 TEST(store_faults, a_search_on_a_full_disk_answers_from_the_messages) {
   temp_dir dir;
-  std::string mnt = dir.sub("mnt");
-  std::filesystem::create_directories(mnt);
-  const bool mounted = ::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=1m") == 0;
+  small_tmpfs fs(dir.sub("mnt"));
+  const std::string& mnt = fs.path;
+  const bool mounted = fs.mounted;
   if (!mounted) {
-    int e = errno;
-    ASSERT_TRUE(e == EPERM || e == EACCES) << "mount tmpfs failed (errno " << e << ")";
-    std::cerr << "store_faults: mounting tmpfs is not permitted (errno " << e
-              << "): searching with the index's reserve unmet instead of a full disk\n";
+    ASSERT_NO_FATAL_FAILURE(
+        fs.check_fallback("searching with the index's reserve unmet, not on a full disk,"));
   }
   ::testing::Test::RecordProperty("disk_full_path", mounted ? "tmpfs" : "reserve");
-  struct unmount {
-    std::string path;
-    bool active;
-    ~unmount() {
-      if (active) ::umount2(path.c_str(), MNT_DETACH);
-    }
-  } guard{mnt, mounted};
   const std::string root = mnt + "/s", bob = "bob@example.com";
   auto reopen = [&] {
     auto o = options_for(root);
