@@ -2,6 +2,7 @@
 // The embedded store: SQLite (WAL, synchronous=FULL) for metadata and the bodies of small
 // messages, the file blob store for larger bodies. See store.hpp for the guarantees; the
 // comments here say how they are kept.
+#include "body_arena.hpp"
 #include "internal.hpp"
 #include "sqlite.hpp"
 #include "wal_vfs.hpp"
@@ -227,6 +228,7 @@ public:
     stop_checkpointer();
     readers_.clear();
     writer_.reset();
+    arena_.reset();
     if (lock_fd_ >= 0) ::close(lock_fd_);
   }
 
@@ -254,6 +256,7 @@ public:
       return sql_fail(rc);
     MAILKIT_STORE_TRY(configure(*writer_, false));
     MAILKIT_STORE_TRY(migrate());
+    MAILKIT_STORE_TRY(open_arena());
     for (std::size_t i = 0; i < opt_.read_connections; ++i) {
       auto c = std::make_unique<connection>();
       if (int rc = c->open(db_path_, true); rc != SQLITE_OK) return sql_fail(rc);
@@ -1066,7 +1069,7 @@ public:
     std::vector<std::size_t> file_pos;
     for (std::size_t k = 0; k < to_write.size(); ++k) {
       if (bodies[k].size() <= opt_.inline_body_max) {
-        ids[k] = new_inline_id();
+        ids[k] = new_body_id(bodies[k]);
       } else {
         file_pos.push_back(k);
         file_bodies.push_back(bodies[k]);
@@ -1142,7 +1145,7 @@ public:
     }
     // Bodies written for messages that turned out to be duplicates at commit time.
     for (std::size_t k = 0; k < to_write.size(); ++k)
-      if (!out[to_write[k]] && !inline_id(ids[k])) files_->remove(ids[k]);
+      if (!out[to_write[k]]) discard_body(ids[k]);
     return out;
   }
 
@@ -1617,6 +1620,10 @@ private:
       writer_->exec("ROLLBACK");
       return r;
     }
+    if (auto settled = settle_bodies(); !settled) {
+      writer_->exec("ROLLBACK");
+      return tl::unexpected<error_code>(settled.error());
+    }
     if (int rc = writer_->exec("COMMIT"); rc != SQLITE_OK) {
       writer_->exec("ROLLBACK");
       return sql_fail(rc);
@@ -1729,6 +1736,7 @@ private:
         return abort_all(b->result ? from_sqlite(rc == SQLITE_OK ? SQLITE_ABORT : rc)
                                    : b->result.error());
     }
+    if (auto settled = settle_bodies(); !settled) return abort_all(settled.error());
     if (int rc = c.exec("COMMIT"); rc != SQLITE_OK) return abort_all(from_sqlite(rc));
     group_commits_.fetch_add(1, std::memory_order_relaxed);
     group_writes_.fetch_add(batch.size(), std::memory_order_relaxed);
@@ -2043,9 +2051,10 @@ private:
     auto structure = serialize(compute_structure(*parsed));
 
     std::shared_lock gate(append_gate_);
-    // The body is durable before the row that names it commits: a file written now, or a small
-    // body written by that same commit.
-    auto blob = inline_body ? expected<std::string>(new_inline_id()) : files_->put(data);
+    // The body is durable before the row that names it commits: a file written now, a body in
+    // the arena written now and settled before the commit's flush, or a small body written by
+    // that same commit.
+    auto blob = inline_body ? expected<std::string>(new_body_id(data)) : files_->put(data);
     if (!blob) return make_unexpected(blob.error());
     append_result res;
     std::int64_t mbid = 0;
@@ -2103,7 +2112,7 @@ private:
           publish(mbid, {{change::kind::appended, res.uid, res.modseq, f}});
         });
     if (!r || duplicate) {
-      if (!inline_id(*blob)) files_->remove(*blob); // never committed: nobody can see it
+      discard_body(*blob); // never committed: nobody can see it
       if (!r) return make_unexpected(r.error());
       return std::optional<append_result>();
     }
@@ -2364,10 +2373,60 @@ private:
     return dead;
   }
 
-  /// Of `ids`, unlink those that are files (bodies inside the database go with their rows).
+  /// Of `ids`, unlink those that are files and free the arena's extents (bodies inside the
+  /// database go with their rows).
   void remove_files(const std::vector<std::string>& ids) {
     for (const auto& id : ids)
-      if (!id.empty() && !inline_id(id)) files_->remove(id);
+      discard_body(id);
+  }
+  void discard_body(const std::string& id) {
+    if (id.empty() || inline_id(id)) return;
+    if (detail::body_arena::is_id(id)) {
+      if (arena_) arena_->release(id);
+      return;
+    }
+    files_->remove(id);
+  }
+
+  /// The body arena, with the extents the rows name (at open, before any append).
+  expected<void> open_arena() {
+    std::vector<std::string> live;
+    {
+      // File ids are 32 hex digits, arena ids "a" and 40: the range holds both kinds.
+      statement st(*writer_, "SELECT DISTINCT blob FROM messages WHERE blob >= 'a' AND blob < 'b'");
+      int rc;
+      while ((rc = st.step()) == SQLITE_ROW)
+        if (auto id = st.text(0); detail::body_arena::is_id(id)) live.emplace_back(id);
+      if (rc != SQLITE_DONE) return sql_fail(rc);
+    }
+    const std::string path = opt_.path + "/bodies.arena";
+    if (opt_.arena_body_min == 0 && live.empty()) {
+      ::unlink(path.c_str()); // off, and nothing in it: its space goes back
+      return {};
+    }
+    detail::body_arena::options o;
+    o.min_free = opt_.arena_min_free;
+    o.any_file_system = opt_.arena_on_any_file_system;
+    o.takes_new = opt_.arena_body_min > 0;
+    auto a = detail::body_arena::open(path, o, live);
+    if (!a) return make_unexpected(a.error());
+    arena_ = std::move(*a);
+    return {};
+  }
+
+  /// A new body id for a body kept with its row: in the arena when it takes it (a middling
+  /// body, room prepared), otherwise in the database.
+  std::string new_body_id(std::string_view data) {
+    if (arena_ && opt_.arena_body_min > 0 && data.size() >= opt_.arena_body_min)
+      if (auto id = arena_->put(data)) return std::move(*id);
+    return new_inline_id();
+  }
+
+  /// Before a COMMIT of the writer: the arena's bodies of this commit are on the device, and
+  /// the commit's flush of the log covers them (body_arena.hpp).
+  expected<void> settle_bodies() {
+    if (!arena_) return {};
+    return arena_->settle();
   }
 
   /// Inside the transaction that adds the message row naming it: a body kept in the database.
@@ -2407,9 +2466,17 @@ private:
       return s_.files_->put_many(data);
     }
     expected<std::string> get(std::string_view id) override {
+      if (detail::body_arena::is_id(id)) {
+        if (!s_.arena_) return fail(errc::corrupt); // a row names a body that is gone
+        return s_.arena_->get(id);
+      }
       return inline_id(id) ? s_.inline_body(id) : s_.files_->get(id);
     }
     expected<void> remove(std::string_view id) override {
+      if (detail::body_arena::is_id(id)) {
+        if (s_.arena_) s_.arena_->release(id);
+        return {};
+      }
       if (!inline_id(id)) return s_.files_->remove(id);
       return s_.write([&](connection& c) { return s_.delete_inline_body(c, id); });
     }
@@ -2421,6 +2488,14 @@ private:
         int rc;
         while ((rc = st.step()) == SQLITE_ROW)
           out->emplace_back(st.text(0));
+        if (rc != SQLITE_DONE) return sql_fail(rc);
+        if (!s_.arena_) return {};
+        // The arena keeps no list of its own (its free space is what no row names): its
+        // bodies are the extents the rows name that hold the body named.
+        statement a(c, "SELECT DISTINCT blob FROM messages WHERE blob >= 'a' AND blob < 'b'");
+        while ((rc = a.step()) == SQLITE_ROW)
+          if (auto id = a.text(0); detail::body_arena::is_id(id) && s_.arena_->holds(id))
+            out->emplace_back(id);
         if (rc != SQLITE_DONE) return sql_fail(rc);
         return {};
       });
@@ -2453,6 +2528,9 @@ private:
   int lock_fd_ = -1;
   std::string db_path_;
   std::unique_ptr<blob_store> files_; // bodies larger than opt_.inline_body_max
+  /// Bodies from opt_.arena_body_min to opt_.inline_body_max (body_arena.hpp); null when
+  /// the arena is off and holds nothing.
+  std::unique_ptr<detail::body_arena> arena_;
   all_bodies bodies_{*this};
   std::unique_ptr<text_index> text_;
   std::mutex write_mutex_;

@@ -357,6 +357,19 @@ struct open_options {
   /// every body in a file. SQLite's own measurements put the crossover between in-database
   /// and file blobs near 100 KiB for 4 KiB pages.
   std::size_t inline_body_max = 128 * 1024;
+  /// Bodies from this size up to inline_body_max go to the body arena, `bodies.arena` beside
+  /// the database, on file systems that overwrite written blocks in place (ext4 without
+  /// data=journal, XFS): written before the commit, without passing through SQLite's page
+  /// cache, log checksums and checkpoint copies, and made durable by the commit's own flush
+  /// of the log (docs/store.md). Smaller bodies, and any body while the arena has no room
+  /// prepared, stay in the database. 0: no arena (bodies already there stay readable).
+  std::size_t arena_body_min = 16 * 1024;
+  /// Free bytes the arena leaves on its file system: it prepares space (in 8 MiB steps,
+  /// 16 MiB kept ahead) only while more than this stays free.
+  std::uint64_t arena_min_free = 64ull << 20;
+  /// Use the arena on any file system, flushing its file at each commit where waiting for its
+  /// writeback is not enough (tests on tmpfs; elsewhere such bodies stay in the database).
+  bool arena_on_any_file_system = false;
   /// WAL pages after which a background thread checkpoints the database (the committing
   /// thread never does); 0 leaves SQLite's automatic checkpoint in the commit path.
   std::size_t checkpoint_pages = 2000;
