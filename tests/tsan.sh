@@ -3,7 +3,8 @@
 # tsan.sh [BUILD_DIR] [JOBS]: the concurrency tests under ThreadSanitizer (GCC 12, the `tsan`
 # preset). Configures the preset into BUILD_DIR (default build/tsan), builds only the test
 # targets named in MAILKIT_TSAN_TARGETS (default: store_concurrency, the store's many readers
-# and one writer per mailbox with concurrent append, flag and expunge) and runs them with ctest.
+# and one writer per mailbox with concurrent append, flag and expunge; store_arena, the body
+# arena's preparing thread, appends, expunges and readers) and runs them with ctest.
 # Any data race, lock-order inversion or thread leak TSan reports fails the run (halt_on_error),
 # and so `make test`.
 set -euo pipefail
@@ -11,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build/tsan}
 jobs=${2:-1}
-read -r -a targets <<<"${MAILKIT_TSAN_TARGETS:-store_concurrency}"
+read -r -a targets <<<"${MAILKIT_TSAN_TARGETS:-store_concurrency store_arena}"
 
 cd "$root"
 cmake --preset tsan -B "$build" >/dev/null

@@ -390,10 +390,12 @@ void body_arena::wait_prepared() {
 
 bool body_arena::prepare_one(std::uint64_t from, std::uint64_t len) {
   // Room first: the arena never takes the space that mail, retries and expunges need.
-  struct statvfs vfs {};
-  if (::fstatvfs(fd_, &vfs) != 0 ||
-      static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize < opt_.min_free + len)
-    return false;
+  auto room = [&](std::uint64_t more) {
+    struct statvfs vfs {};
+    return ::fstatvfs(fd_, &vfs) == 0 &&
+           static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize >= opt_.min_free + more;
+  };
+  if (!room(len)) return false;
   // Zeros written (not fallocate: its unwritten extents would need metadata at the first
   // write of a body), then flushed with the size: from here on a body's write is data only.
   // In pieces, each written out before the next: a commit's flush meanwhile waits behind one
@@ -401,6 +403,9 @@ bool body_arena::prepare_one(std::uint64_t from, std::uint64_t len) {
   static const std::vector<char> zeros(256u << 10, '\0');
   std::uint64_t done = 0;
   while (done < len) {
+    // Mail may be filling the disk meanwhile: stop (and give the space back) rather than
+    // take what its deliveries need.
+    if (done > 0 && !room(0)) break;
     const auto n = std::min<std::uint64_t>(zeros.size(), len - done);
     ssize_t r = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(from + done));
     if (r < 0 && errno == EINTR) continue;
