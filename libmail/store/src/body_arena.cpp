@@ -165,9 +165,9 @@ expected<std::unique_ptr<body_arena>> body_arena::open(const std::string& path, 
     end = off + len;
   }
   a->prepared_ = end;
-  // A store that never sees a middling body never prepares space; one whose arena holds
-  // bodies already keeps its spare.
-  a->wanted_ = !taken.empty();
+  // Nothing is prepared until a body asks (put() finding no room): a store that sees no
+  // middling body never writes the spare, and a restart does not rewrite it before mail comes
+  // (the holes between live bodies are free at once).
   if (a->takes_bodies_) {
     a->preparer_ = std::thread([p = a.get()] {
       name_this_thread("mk-arena");
