@@ -351,11 +351,11 @@ struct open_options {
   bool over_quota_permanent = false;   ///< answer 5.2.2 instead of 4.2.2 when full
   bool recover = true;                 ///< run the orphan scan at open
   std::function<std::int64_t()> clock; ///< Unix seconds; the system clock by default
-  /// Bodies up to this size are kept inside the database, written in the transaction that
-  /// adds their message (one WAL flush makes both durable: no file creation, no file and
-  /// directory flushes before the commit). Larger bodies are files of the blob store. 0 keeps
-  /// every body in a file. SQLite's own measurements put the crossover between in-database
-  /// and file blobs near 100 KiB for 4 KiB pages.
+  /// Bodies up to this size are made durable by the commit that adds their message (one WAL
+  /// flush: no file creation, no file and directory flushes before the commit): inside the
+  /// database, or from arena_body_min on in the body arena. Larger bodies are files of the
+  /// blob store. 0 keeps every body in a file. SQLite's own measurements put the crossover
+  /// between in-database and file blobs near 100 KiB for 4 KiB pages.
   std::size_t inline_body_max = 128 * 1024;
   /// Bodies from this size up to inline_body_max go to the body arena, `bodies.arena` beside
   /// the database, on file systems that overwrite written blocks in place (ext4 without
