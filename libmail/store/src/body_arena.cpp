@@ -155,16 +155,16 @@ expected<std::unique_ptr<body_arena>> body_arena::open(const std::string& path, 
     if (auto p = parse_id(id)) taken.emplace_back(p->offset, extent_of(p->length));
   std::sort(taken.begin(), taken.end());
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  std::uint64_t end = 0;
   std::lock_guard lock(a->mu_);
+  for (auto [off, len] : taken)
+    if (off + len <= size) a->prepared_ = std::max(a->prepared_, off + len);
+  std::uint64_t end = 0;
   for (auto [off, len] : taken) {
     if (off + len > size) break;
     if (off < end) continue; // the same extent twice (cannot overlap otherwise)
-    a->prepared_ = off + len;
     if (off > end) a->add_free(end, off - end);
     end = off + len;
   }
-  a->prepared_ = end;
   // Nothing is prepared until a body asks (put() finding no room): a store that sees no
   // middling body never writes the spare, and a restart does not rewrite it before mail comes
   // (the holes between live bodies are free at once).
@@ -287,17 +287,19 @@ std::optional<std::string> body_arena::put(std::string_view data) {
   if (by_writeback_)
     (void)::sync_file_range(fd_, static_cast<off_t>(p.offset), static_cast<off_t>(need),
                             SYNC_FILE_RANGE_WRITE);
-  {
-    std::lock_guard lock(pend_mu_);
-    if (pend_lo_ == pend_hi_) {
-      pend_lo_ = p.offset;
-      pend_hi_ = p.offset + need;
-    } else {
-      pend_lo_ = std::min(pend_lo_, p.offset);
-      pend_hi_ = std::max(pend_hi_, p.offset + need);
-    }
-  }
+  note_pending(p.offset, p.offset + need);
   return make_id(p);
+}
+
+void body_arena::note_pending(std::uint64_t lo, std::uint64_t hi) {
+  std::lock_guard lock(pend_mu_);
+  if (pend_lo_ == pend_hi_) {
+    pend_lo_ = lo;
+    pend_hi_ = hi;
+  } else {
+    pend_lo_ = std::min(pend_lo_, lo);
+    pend_hi_ = std::max(pend_hi_, hi);
+  }
 }
 
 expected<void> body_arena::settle() {
@@ -318,14 +320,7 @@ expected<void> body_arena::settle() {
                : ::fdatasync(fd_);
   if (rc != 0) {
     const int e = errno;
-    std::lock_guard lock(pend_mu_);
-    if (pend_lo_ == pend_hi_) {
-      pend_lo_ = lo;
-      pend_hi_ = hi;
-    } else {
-      pend_lo_ = std::min(pend_lo_, lo);
-      pend_hi_ = std::max(pend_hi_, hi);
-    }
+    note_pending(lo, hi);
     return tl::unexpected<error_code>(from_errno(e));
   }
   return {};

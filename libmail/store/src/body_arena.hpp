@@ -102,7 +102,8 @@ private:
   bool take(std::uint64_t need, std::uint64_t& off);   // mu_ held
   void prepare_loop();
   bool prepare_one(std::uint64_t from, std::uint64_t len);
-  void maybe_trim(std::unique_lock<std::mutex>& lock);
+  /// Bodies in [lo, hi) are put and not settled yet.
+  void note_pending(std::uint64_t lo, std::uint64_t hi);
 
   int fd_ = -1;
   std::string path_;

@@ -2391,14 +2391,7 @@ private:
   /// The body arena, with the extents the rows name (at open, before any append).
   expected<void> open_arena() {
     std::vector<std::string> live;
-    {
-      // File ids are 32 hex digits, arena ids "a" and 40: the range holds both kinds.
-      statement st(*writer_, "SELECT DISTINCT blob FROM messages WHERE blob >= 'a' AND blob < 'b'");
-      int rc;
-      while ((rc = st.step()) == SQLITE_ROW)
-        if (auto id = st.text(0); detail::body_arena::is_id(id)) live.emplace_back(id);
-      if (rc != SQLITE_DONE) return sql_fail(rc);
-    }
+    MAILKIT_STORE_TRY(arena_ids_in(*writer_, [&](std::string_view id) { live.emplace_back(id); }));
     const std::string path = opt_.path + "/bodies.arena";
     if (opt_.arena_body_min == 0 && live.empty()) {
       ::unlink(path.c_str()); // off, and nothing in it: its space goes back
@@ -2411,6 +2404,18 @@ private:
     auto a = detail::body_arena::open(path, o, live);
     if (!a) return make_unexpected(a.error());
     arena_ = std::move(*a);
+    return {};
+  }
+
+  /// Each body id in the arena that a row names, once (the messages_blob index's range).
+  template <class F>
+  static expected<void> arena_ids_in(connection& c, F&& visit) {
+    // File ids are 32 hex digits, arena ids "a" and 36: the range holds both kinds.
+    statement st(c, "SELECT DISTINCT blob FROM messages WHERE blob >= 'a' AND blob < 'b'");
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW)
+      if (auto id = st.text(0); detail::body_arena::is_id(id)) visit(id);
+    if (rc != SQLITE_DONE) return sql_fail(rc);
     return {};
   }
 
@@ -2492,12 +2497,9 @@ private:
         if (!s_.arena_) return {};
         // The arena keeps no list of its own (its free space is what no row names): its
         // bodies are the extents the rows name that hold the body named.
-        statement a(c, "SELECT DISTINCT blob FROM messages WHERE blob >= 'a' AND blob < 'b'");
-        while ((rc = a.step()) == SQLITE_ROW)
-          if (auto id = a.text(0); detail::body_arena::is_id(id) && s_.arena_->holds(id))
-            out->emplace_back(id);
-        if (rc != SQLITE_DONE) return sql_fail(rc);
-        return {};
+        return arena_ids_in(c, [&](std::string_view id) {
+          if (s_.arena_->holds(id)) out->emplace_back(id);
+        });
       });
       if (!r) return make_unexpected(r.error());
       return out;

@@ -26,31 +26,6 @@ namespace {
 
 const std::string bob = "bob@example.com";
 
-bool arena_id(const std::string& id) {
-  return id.size() == 37 && id[0] == 'a';
-}
-
-std::string message_of(int n, std::size_t kb) {
-  std::string body;
-  const std::string line =
-      "line of message " + std::to_string(n) + " xxxxxxxxxxxxxxxxxxxxxxxxx\r\n";
-  while (body.size() < kb * 1024)
-    body += line;
-  return sample_message(n, body);
-}
-
-open_options arena_options(const std::string& path) {
-  auto o = options_for(path);
-  o.arena_on_any_file_system = true;
-  return o;
-}
-
-std::unique_ptr<mail_store> open_with(const open_options& o) {
-  auto s = open(o);
-  EXPECT_TRUE(s) << (s ? "" : s.error().message());
-  return s ? std::move(*s) : nullptr;
-}
-
 } // namespace
 
 TEST(arena_faults, kill_9_while_appending_loses_no_acknowledged_body) {

@@ -53,4 +53,32 @@ inline std::string sample_message(int n, std::string_view extra = {}) {
          "\r\n" + std::string(extra);
 }
 
+/// Whether a body id names an extent of the body arena ("a" and 36 hex digits).
+inline bool arena_id(const std::string& id) {
+  return id.size() == 37 && id[0] == 'a';
+}
+
+/// A message of about `kb` KiB whose every line names `n` (middling sizes go to the arena).
+inline std::string message_of(int n, std::size_t kb) {
+  std::string body;
+  const std::string line =
+      "line of message " + std::to_string(n) + " xxxxxxxxxxxxxxxxxxxxxxxxx\r\n";
+  while (body.size() < kb * 1024)
+    body += line;
+  return sample_message(n, body);
+}
+
+/// A store that uses its body arena whatever the file system (also where /tmp is tmpfs).
+inline open_options arena_options(const std::string& path) {
+  auto o = options_for(path);
+  o.arena_on_any_file_system = true;
+  return o;
+}
+
+inline std::unique_ptr<mail_store> open_with(const open_options& o) {
+  auto s = open(o);
+  EXPECT_TRUE(s) << (s ? "" : s.error().message());
+  return s ? std::move(*s) : nullptr;
+}
+
 } // namespace mailkit::store::test
